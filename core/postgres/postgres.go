@@ -1,0 +1,156 @@
+// Package postgres implements core.Store on PostgreSQL through a pgx/v5
+// pool, for distributors that run several gateway replicas on one database.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/payg-gateway/gateway/core"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is core.Store on PostgreSQL.
+type Store struct {
+	pool  *pgxpool.Pool
+	sqldb *sql.DB // the pool seen through database/sql, for the migrator
+	goose *goose.Provider
+	clock core.Clock
+	close sync.Once
+}
+
+var _ core.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value string; pgx pool parameters such as pool_max_conns are
+// honoured). It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// The error may quote the DSN, password included: keep it out.
+		return nil, errors.New("postgres: cannot parse the store DSN")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	sqldb := stdlib.OpenDBFromPool(pool)
+	// Replicas starting together wait for the first one to migrate: poll the
+	// advisory lock every second for up to five minutes.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: load migrations: %w", err)
+	}
+	provider, err := goose.NewProvider(goose.DialectPostgres, sqldb, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: load migrations: %w", err)
+	}
+	return &Store{pool: pool, sqldb: sqldb, goose: provider, clock: clock}, nil
+}
+
+// Migrate applies pending migrations under a PostgreSQL advisory lock, so
+// replicas that start together migrate once.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.goose.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", translate(err))
+	}
+	return nil
+}
+
+// Ready returns nil when the database answers and no migration is pending.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", translate(err))
+	}
+	current, target, err := s.goose.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: schema version: %w", translate(err))
+	}
+	if current < target {
+		return core.Errorf(core.EUNAVAILABLE, "schema at version %d, binary needs %d: run `gateway migrate`", current, target)
+	}
+	return nil
+}
+
+// Close closes the pool. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.close.Do(func() {
+		_ = s.sqldb.Close()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// inTx runs fn in a transaction and commits if fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return translate(tx.Commit(ctx))
+}
+
+// translate turns driver errors into domain errors so they never escape the
+// store. Errors that are already domain errors pass through.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *core.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
+		return core.Errorf(core.ENOTFOUND, "not found")
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505": // unique_violation
+			return fmt.Errorf("%w (%v)", core.Errorf(core.ECONFLICT, "already exists"), err)
+		case pe.Code == "40001" || pe.Code == "40P01": // serialization_failure, deadlock_detected
+			return fmt.Errorf("%w (%v)", core.Errorf(core.EUNAVAILABLE, "transaction conflict, retry"), err)
+		case len(pe.Code) == 2+3 && (pe.Code[:2] == "08" || pe.Code[:2] == "57" || pe.Code[:2] == "53"):
+			// connection exception, operator intervention (shutdown), insufficient resources
+			return fmt.Errorf("%w (%v)", core.Errorf(core.EUNAVAILABLE, "database unavailable"), err)
+		}
+		return fmt.Errorf("%w (%v)", core.Errorf(core.EINTERNAL, "database error"), err)
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || isConnectError(err) {
+		return fmt.Errorf("%w (%v)", core.Errorf(core.EUNAVAILABLE, "database unavailable"), err)
+	}
+	return fmt.Errorf("%w (%v)", core.Errorf(core.EINTERNAL, "database error"), err)
+}
+
+func isConnectError(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
