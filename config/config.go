@@ -1,0 +1,197 @@
+// Package config loads the gateway's configuration: built-in defaults, then
+// an optional YAML file, then GATEWAY_* environment variables, then command
+// line flags (applied by the caller). Unknown keys and bad values are errors
+// that name the key path and the reason.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Every field has a yaml key; the
+// environment variable overriding it is GATEWAY_ followed by the key path in
+// upper case with dots as underscores (http.max_body_bytes is
+// GATEWAY_HTTP_MAX_BODY_BYTES).
+type Config struct {
+	// Listen is the HTTP listen address, host:port (":8080" listens on all
+	// interfaces).
+	Listen string `yaml:"listen"`
+	// Store selects the database: "sqlite:PATH" (embedded, the default) or
+	// a PostgreSQL URL "postgres://user:pass@host:5432/db". It may be a
+	// secret reference (env:NAME, file:/path), since it can hold a password.
+	Store Secret `yaml:"store"`
+	// AutoMigrate applies pending schema migrations when serve starts.
+	AutoMigrate bool `yaml:"auto_migrate"`
+	Log         Log  `yaml:"log"`
+	HTTP        HTTP `yaml:"http"`
+}
+
+// Log configures the process log (always to standard error).
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is json (one object per line) or text.
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	// MaxBodyBytes caps every request body; larger bodies get 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout is how long a SIGTERM waits for in-flight requests
+	// before the process gives up on them.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed when
+	// taking a caller's address (used by IP allow-lists and logs). Empty
+	// means the TCP peer address is used as is.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Default returns the zero-setup configuration: listen on :8080 and keep
+// everything in ./data/gateway.db.
+func Default() Config {
+	return Config{
+		Listen:      ":8080",
+		Store:       Secret{value: "sqlite:./data/gateway.db"},
+		AutoMigrate: true,
+		Log:         Log{Level: "info", Format: "json"},
+		HTTP: HTTP{
+			MaxBodyBytes:      1 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   30 * time.Second,
+		},
+	}
+}
+
+// FieldError is a configuration error at one key path.
+type FieldError struct {
+	Path   string // e.g. "http.max_body_bytes"
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Reason }
+
+// Validate checks every value and returns all problems at once, each a
+// *FieldError naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
+	}
+	if err := validateListen(c.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if _, _, err := c.StoreKind(); err != nil {
+		bad("store", "%v", err)
+	}
+	if _, err := ParseLevel(c.Log.Level); err != nil {
+		bad("log.level", "%v", err)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "must be json or text, got %q", c.Log.Format)
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		bad("http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
+	}
+	for path, d := range map[string]time.Duration{
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
+		"http.read_timeout":        c.HTTP.ReadTimeout,
+		"http.write_timeout":       c.HTTP.WriteTimeout,
+		"http.idle_timeout":        c.HTTP.IdleTimeout,
+		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(path, "must be a positive duration such as 30s, got %v", d)
+		}
+	}
+	for i, cidr := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "not a CIDR such as 10.0.0.0/8: %q", cidr)
+		}
+	}
+	sortFieldErrors(errs)
+	return errors.Join(errs...)
+}
+
+func validateListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port such as :8080 or 127.0.0.1:8080, got %q", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return fmt.Errorf("bad host %q", host)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port %q: want 0-65535", port)
+	}
+	return nil
+}
+
+// Store kinds returned by StoreKind.
+const (
+	StoreSQLite   = "sqlite"
+	StorePostgres = "postgres"
+)
+
+// StoreKind splits the store setting into its kind and the driver's
+// argument: the file path for SQLite, the whole URL for PostgreSQL.
+func (c *Config) StoreKind() (kind, arg string, err error) {
+	v := c.Store.Value()
+	switch {
+	case strings.HasPrefix(v, "sqlite:"):
+		path := strings.TrimPrefix(v, "sqlite:")
+		if path == "" {
+			return "", "", errors.New("sqlite: needs a file path, e.g. sqlite:./data/gateway.db")
+		}
+		return StoreSQLite, path, nil
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		return StorePostgres, v, nil
+	case v == "":
+		return "", "", errors.New("required: sqlite:PATH or postgres://…")
+	}
+	return "", "", fmt.Errorf("want sqlite:PATH or postgres://…, got a value starting %q", prefix(v))
+}
+
+// prefix shows the start of a value without leaking what may be a secret.
+func prefix(v string) string {
+	if i := strings.IndexAny(v, ":@/"); i >= 0 && i < 16 {
+		return v[:i+1]
+	}
+	if len(v) > 4 {
+		return v[:4] + "…"
+	}
+	return v
+}
+
+// ParseLevel reads a log level name.
+func ParseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("must be debug, info, warn or error, got %q", s)
+}
