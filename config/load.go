@@ -326,7 +326,6 @@ func walkEnv(d *decoder, path string, v reflect.Value) {
 	}
 }
 
-
 // envValue converts an environment string into what the YAML parser would
 // have produced for the target's kind.
 func envValue(raw string, dst reflect.Value) any {

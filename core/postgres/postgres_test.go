@@ -36,4 +36,3 @@ func TestOpenHidesDSNSecrets(t *testing.T) {
 		t.Fatalf("error leaks the password: %s", got)
 	}
 }
-
