@@ -1,6 +1,8 @@
 package nexus
 
 import (
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
+
 	"encoding/binary"
 	"fmt"
 )
@@ -131,7 +133,7 @@ func fullMAC(k0, k1 uint64, id uint32, typ uint8, body uint32) uint32 {
 	binary.LittleEndian.PutUint32(msg[0:4], id)
 	msg[4] = typ
 	binary.LittleEndian.PutUint32(msg[5:9], body)
-	return uint32(sipHash24(k0, k1, msg[:])) % 1_000_000
+	return uint32(siphash.Sum64(k0, k1, msg[:])) % 1_000_000
 }
 
 // obscureFull scrambles the 8 header and body digits of a plain 14-digit

@@ -25,6 +25,9 @@
 package nexus
 
 import (
+	"encoding/binary"
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
+
 	"errors"
 	"fmt"
 	"math"
@@ -237,4 +240,16 @@ func parseAmount(s, unit string) (int, error) {
 		return 0, fmt.Errorf("nexus: %s %q is not a decimal number", unit, s)
 	}
 	return n, nil
+}
+
+// pseudorandom returns the 8 pseudo-random bytes used to obscure a keycode:
+// SipHash-2-4 under the all-zero key over 0x00 ‖ seed (the leading byte is
+// the iteration counter; only iteration 0 is ever used). Byte i of the
+// result is (h >> 8i) & 0xFF.
+func pseudorandom(seed []byte) [8]byte {
+	var msg [5]byte // longest seed is 4 bytes (full protocol)
+	n := copy(msg[1:], seed)
+	var p [8]byte
+	binary.LittleEndian.PutUint64(p[:], siphash.Sum64(0, 0, msg[:1+n]))
+	return p
 }

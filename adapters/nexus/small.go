@@ -1,6 +1,8 @@
 package nexus
 
 import (
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
+
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -166,7 +168,7 @@ func (e SmallEncoder) plain(id uint32, typ, body uint8) uint32 {
 	binary.LittleEndian.PutUint32(msg[0:4], id)
 	msg[4] = typ
 	msg[5] = body
-	mac := uint32(sipHash24(e.k0, e.k1, msg[:]) >> 52)
+	mac := uint32(siphash.Sum64(e.k0, e.k1, msg[:]) >> 52)
 	return (id&0x3F)<<22 | uint32(typ)<<20 | uint32(body)<<12 | mac
 }
 
@@ -183,7 +185,7 @@ func (e SmallEncoder) extendedAuth(id uint32, body10 uint16) uint16 {
 	binary.LittleEndian.PutUint32(msg[0:4], id)
 	msg[4] = smallExtendedSetCreditWipeFlags
 	binary.LittleEndian.PutUint16(msg[5:7], body10)
-	return uint16(sipHash24(e.k0, e.k1, msg[:]) >> 52)
+	return uint16(siphash.Sum64(e.k0, e.k1, msg[:]) >> 52)
 }
 
 // extendedCollides reports whether another id in the window

@@ -1,6 +1,8 @@
 package openpaygo
 
 import (
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
+
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -120,7 +122,7 @@ func (k Key) words() (k0, k1 uint64) {
 // is given: the 9-digit fold of SipHash-2-4 of the key over itself.
 func DeriveStartingCode(k Key) int {
 	k0, k1 := k.words()
-	return int(fold30(sipHash24(k0, k1, k[:])))
+	return int(fold30(siphash.Sum64(k0, k1, k[:])))
 }
 
 // Device holds the parameters a server and a device share.
@@ -197,7 +199,7 @@ func (c chain) mod() uint64 {
 func (c chain) next(code uint64) uint64 {
 	if c.extended {
 		// The message is the 8-byte big-endian code.
-		y := sipHash24Word(c.k0, c.k1, bits64BE(code)) >> 24
+		y := siphash.Sum64Word(c.k0, c.k1, bits64BE(code)) >> 24
 		if y > 999_999_999_999 {
 			y -= 99_511_627_777
 		}
@@ -205,7 +207,7 @@ func (c chain) next(code uint64) uint64 {
 	}
 	// The message is the 4-byte big-endian code, twice.
 	be := uint64(bits32BE(uint32(code)))
-	return uint64(fold30(sipHash24Word(c.k0, c.k1, be|be<<32)))
+	return uint64(fold30(siphash.Sum64Word(c.k0, c.k1, be|be<<32)))
 }
 
 // fold30 folds a hash into 9 decimal digits: XOR the halves, keep bits

@@ -1,14 +1,17 @@
-package openpaygo
+// Package siphash is SipHash-2-4 (Aumasson and Bernstein, 2012), the MAC
+// under both OpenPAYGO Token and Nexus keycodes. It is small enough to own:
+// the token engines need the two-word key form and a one-word fast path.
+package siphash
 
 import (
 	"encoding/binary"
 	"math/bits"
 )
 
-// sipHash24 returns the 64-bit SipHash-2-4 of msg under the 128-bit key
+// Sum64 returns the 64-bit SipHash-2-4 of msg under the 128-bit key
 // (k0, k1), where k0 and k1 are the two key halves read as little-endian
 // words.
-func sipHash24(k0, k1 uint64, msg []byte) uint64 {
+func Sum64(k0, k1 uint64, msg []byte) uint64 {
 	v0 := k0 ^ 0x736f6d6570736575
 	v1 := k1 ^ 0x646f72616e646f6d
 	v2 := k0 ^ 0x6c7967656e657261
@@ -29,10 +32,10 @@ func sipHash24(k0, k1 uint64, msg []byte) uint64 {
 	return sipFinish(v0, v1, v2, v3, last)
 }
 
-// sipHash24Word is sipHash24 for a message of exactly 8 bytes whose
+// Sum64Word is Sum64 for a message of exactly 8 bytes whose
 // little-endian reading is m. It avoids building a byte slice on the hot
 // path of the token chain.
-func sipHash24Word(k0, k1, m uint64) uint64 {
+func Sum64Word(k0, k1, m uint64) uint64 {
 	v0 := k0 ^ 0x736f6d6570736575
 	v1 := k1 ^ 0x646f72616e646f6d
 	v2 := k0 ^ 0x6c7967656e657261
