@@ -1,10 +1,10 @@
 package nexus
 
 import (
-	"github.com/payg-gateway/gateway/adapters/internal/siphash"
-
 	"encoding/binary"
 	"fmt"
+
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
 )
 
 // Full-protocol limits.

@@ -26,13 +26,14 @@ package nexus
 
 import (
 	"encoding/binary"
-	"github.com/payg-gateway/gateway/adapters/internal/siphash"
 
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
 )
 
 // The device's message-id window around its Pd index (the highest id it has

@@ -1,11 +1,11 @@
 package nexus
 
 import (
-	"github.com/payg-gateway/gateway/adapters/internal/siphash"
-
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
 )
 
 // Small-protocol limits.

@@ -1,8 +1,6 @@
 package openpaygo
 
 import (
-	"github.com/payg-gateway/gateway/adapters/internal/siphash"
-
 	"bufio"
 	"encoding/json"
 	"errors"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
 )
 
 // TestEncodeVectors reproduces every row of vectors.csv, including the

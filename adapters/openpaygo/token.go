@@ -1,14 +1,14 @@
 package openpaygo
 
 import (
-	"github.com/payg-gateway/gateway/adapters/internal/siphash"
-
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/payg-gateway/gateway/adapters/internal/siphash"
 )
 
 // Limits and reserved values of the token format.
