@@ -11,6 +11,7 @@ import "context"
 // (ENOTFOUND, ECONFLICT, EUNAVAILABLE, EINTERNAL).
 type Store interface {
 	TenantService
+	APIService // API keys and idempotency records (apikey.go, idempotency.go)
 
 	// Migrate applies every pending schema migration. It is idempotent and
 	// safe to run from several processes at once.

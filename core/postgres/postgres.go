@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,6 +20,8 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/payg"
+	"github.com/payg-gateway/gateway/core/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -26,14 +29,18 @@ var migrations embed.FS
 
 // Store is core.Store on PostgreSQL.
 type Store struct {
-	pool  *pgxpool.Pool
-	sqldb *sql.DB // the pool seen through database/sql, for the migrator
-	goose *goose.Provider
-	clock core.Clock
-	close sync.Once
+	pool            *pgxpool.Pool
+	sqldb           *sql.DB // the pool seen through database/sql, for the migrator
+	goose           *goose.Provider
+	clock           core.Clock
+	close           sync.Once
+	*sqlstore.Store // payg.Store
 }
 
-var _ core.Store = (*Store)(nil)
+var (
+	_ core.Store = (*Store)(nil)
+	_ payg.Store = (*Store)(nil)
+)
 
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string; pgx pool parameters such as pool_max_conns are
@@ -66,7 +73,15 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: load migrations: %w", err)
 	}
-	return &Store{pool: pool, sqldb: sqldb, goose: provider, clock: clock}, nil
+	return &Store{
+		pool: pool, sqldb: sqldb, goose: provider, clock: clock,
+		Store: sqlstore.New(sqldb, sqldb, sqlstore.Dialect{
+			Numbered:  true,
+			ForUpdate: " FOR UPDATE",
+			Time:      func(t time.Time) any { return t.UTC() },
+			Translate: translate,
+		}),
+	}, nil
 }
 
 // Migrate applies pending migrations under a PostgreSQL advisory lock, so

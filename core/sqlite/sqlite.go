@@ -28,6 +28,8 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/payg"
+	"github.com/payg-gateway/gateway/core/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -39,15 +41,19 @@ const BusyTimeout = 5 * time.Second
 
 // Store is core.Store on SQLite.
 type Store struct {
-	write *sql.DB // exactly one connection: SQLite has one writer
-	read  *sql.DB // read-only connections
-	clock core.Clock
-	goose *goose.Provider
-	path  string
-	close sync.Once
+	write           *sql.DB // exactly one connection: SQLite has one writer
+	read            *sql.DB // read-only connections
+	clock           core.Clock
+	goose           *goose.Provider
+	path            string
+	close           sync.Once
+	*sqlstore.Store // payg.Store
 }
 
-var _ core.Store = (*Store)(nil)
+var (
+	_ core.Store = (*Store)(nil)
+	_ payg.Store = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database file at path and its parent
 // directory. It does not migrate; call Migrate.
@@ -92,7 +98,13 @@ func Open(ctx context.Context, path string, clock core.Clock) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("sqlite: load migrations: %w", err)
 	}
-	return &Store{write: write, read: read, clock: clock, goose: provider, path: path}, nil
+	return &Store{
+		write: write, read: read, clock: clock, goose: provider, path: path,
+		Store: sqlstore.New(write, read, sqlstore.Dialect{
+			Time:      func(t time.Time) any { return formatTime(t) },
+			Translate: translate,
+		}),
+	}, nil
 }
 
 // dsn builds the driver's connection string. Every connection gets the

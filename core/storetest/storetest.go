@@ -33,6 +33,13 @@ func Run(t *testing.T, h Harness) {
 	t.Run("DefaultTenant", func(t *testing.T) { testDefaultTenant(t, h) })
 	t.Run("Tenants", func(t *testing.T) { testTenants(t, h) })
 	t.Run("ClosedStore", func(t *testing.T) { testClosedStore(t, h) })
+	t.Run("API", func(t *testing.T) { testAPI(t, h) })
+	t.Run("PAYGEntities", func(t *testing.T) { testPAYGEntities(t, h) })
+	t.Run("ApplyPayment", func(t *testing.T) { testApplyPayment(t, h) })
+	t.Run("SuspenseAndMatching", func(t *testing.T) { testSuspenseAndMatching(t, h) })
+	t.Run("ConcurrentDuplicates", func(t *testing.T) { testConcurrentDuplicates(t, h) })
+	t.Run("ConcurrentTokens", func(t *testing.T) { testConcurrentTokens(t, h) })
+	t.Run("PaidOff", func(t *testing.T) { testPaidOff(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.

@@ -1,0 +1,458 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/payg"
+)
+
+type scanner interface{ Scan(...any) error }
+
+// notFound names what was not found; the tenant filter makes another
+// tenant's row not found too.
+func notFound(what, id string) error {
+	return core.Errorf(core.ENOTFOUND, "%s %q not found", what, id)
+}
+
+// one reads a single row, translating no-rows to ENOTFOUND.
+func (t *txn) one(err error, what, id string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(what, id)
+	}
+	return t.d.Translate(err)
+}
+
+// ---- customers
+
+const customerCols = `id, tenant_id, external_id, name, phone, phone_hash, language, created_at, updated_at`
+
+func scanCustomer(r scanner) (payg.Customer, error) {
+	var c payg.Customer
+	err := r.Scan(&c.ID, &c.TenantID, &c.ExternalID, &c.Name, &c.Phone, &c.PhoneHash, &c.Language,
+		scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt})
+	return c, err
+}
+
+func (t *txn) InsertCustomer(ctx context.Context, c payg.Customer) error {
+	_, err := t.exec(ctx, `INSERT INTO customers (`+customerCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.TenantID, c.ExternalID, c.Name, c.Phone, c.PhoneHash, c.Language, t.d.Time(c.CreatedAt), t.d.Time(c.UpdatedAt))
+	return err
+}
+
+func (t *txn) Customer(ctx context.Context, tenant, id string) (payg.Customer, error) {
+	c, err := scanCustomer(t.queryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return c, t.one(err, "customer", id)
+}
+
+func (t *txn) CustomerByExternalID(ctx context.Context, tenant, ext string) (payg.Customer, error) {
+	c, err := scanCustomer(t.queryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE tenant_id = ? AND external_id = ? AND external_id <> ''`, tenant, ext))
+	return c, t.one(err, "customer with external_id", ext)
+}
+
+// ---- devices
+
+const deviceCols = `id, tenant_id, external_id, serial, scheme, sealed_key, starting_code, value_divider, restricted, counter, token_carry, unlocked, created_at, updated_at`
+
+func scanDevice(r scanner) (payg.Device, error) {
+	var d payg.Device
+	err := r.Scan(&d.ID, &d.TenantID, &d.ExternalID, &d.Serial, &d.Scheme, scanBytes{&d.SealedKey}, &d.StartingCode,
+		&d.ValueDivider, &d.Restricted, &d.Counter, &d.TokenCarry, &d.Unlocked, scanTime{&d.CreatedAt}, scanTime{&d.UpdatedAt})
+	return d, err
+}
+
+func (t *txn) InsertDevice(ctx context.Context, d payg.Device) error {
+	_, err := t.exec(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		d.ID, d.TenantID, d.ExternalID, d.Serial, d.Scheme, d.SealedKey, d.StartingCode, d.ValueDivider, d.Restricted,
+		d.Counter, d.TokenCarry, d.Unlocked, t.d.Time(d.CreatedAt), t.d.Time(d.UpdatedAt))
+	return err
+}
+
+func (t *txn) Device(ctx context.Context, tenant, id string) (payg.Device, error) {
+	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return d, t.one(err, "device", id)
+}
+
+func (t *txn) DeviceBySerial(ctx context.Context, tenant, serial string) (payg.Device, error) {
+	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND serial = ?`, tenant, serial))
+	return d, t.one(err, "device with serial", serial)
+}
+
+func (t *txn) LockDevice(ctx context.Context, tenant, id string) (payg.Device, error) {
+	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`+t.d.ForUpdate, tenant, id))
+	return d, t.one(err, "device", id)
+}
+
+func (t *txn) UpdateDevice(ctx context.Context, d payg.Device) error {
+	res, err := t.exec(ctx, `UPDATE devices SET counter = ?, token_carry = ?, unlocked = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		d.Counter, d.TokenCarry, d.Unlocked, t.d.Time(d.UpdatedAt), d.TenantID, d.ID)
+	return t.affected(res, err, "device", d.ID)
+}
+
+func (t *txn) affected(res sql.Result, err error, what, id string) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.d.Translate(err)
+	}
+	if n != 1 {
+		return notFound(what, id)
+	}
+	return nil
+}
+
+// ---- contracts
+
+const contractCols = `id, tenant_id, external_id, account_number, customer_id, plan, state, version, created_at, updated_at`
+
+func scanContract(r scanner) (payg.Contract, error) {
+	var c payg.Contract
+	var plan, state []byte
+	if err := r.Scan(&c.ID, &c.TenantID, &c.ExternalID, &c.AccountNumber, &c.CustomerID, scanBytes{&plan}, scanBytes{&state},
+		&c.Version, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(plan, &c.Plan); err != nil {
+		return c, fmt.Errorf("contract %s plan: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(state, &c.State); err != nil {
+		return c, fmt.Errorf("contract %s state: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+func (t *txn) withDevices(ctx context.Context, c payg.Contract, err error, what, id string) (payg.Contract, error) {
+	if err != nil {
+		return c, t.one(err, what, id)
+	}
+	rows, err := t.query(ctx, `SELECT device_id FROM contract_devices WHERE contract_id = ? ORDER BY device_id`, c.ID)
+	if err != nil {
+		return c, err
+	}
+	defer rows.Close()
+	c.DeviceIDs = nil
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return c, t.d.Translate(err)
+		}
+		c.DeviceIDs = append(c.DeviceIDs, id)
+	}
+	return c, t.d.Translate(rows.Err())
+}
+
+func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
+	plan, err := json.Marshal(c.Plan)
+	if err != nil {
+		return err
+	}
+	state, err := json.Marshal(c.State)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.TenantID, c.ExternalID, c.AccountNumber, c.CustomerID, string(plan), string(state), c.Version,
+		t.d.Time(c.CreatedAt), t.d.Time(c.UpdatedAt), string(c.State.Status), string(c.Plan.Currency)); err != nil {
+		return err
+	}
+	for _, d := range c.DeviceIDs {
+		if _, err := t.exec(ctx, `INSERT INTO contract_devices (contract_id, device_id) VALUES (?, ?)`, c.ID, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) Contract(ctx context.Context, tenant, id string) (payg.Contract, error) {
+	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return t.withDevices(ctx, c, err, "contract", id)
+}
+
+func (t *txn) ContractByAccount(ctx context.Context, tenant, account string) (payg.Contract, error) {
+	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND account_number = ?`, tenant, account))
+	return t.withDevices(ctx, c, err, "contract with account number", account)
+}
+
+func (t *txn) LockContract(ctx context.Context, tenant, id string) (payg.Contract, error) {
+	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND id = ?`+t.d.ForUpdate, tenant, id))
+	return t.withDevices(ctx, c, err, "contract", id)
+}
+
+func (t *txn) contracts(ctx context.Context, q string, args ...any) ([]payg.Contract, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []payg.Contract
+	for rows.Next() {
+		c, err := scanContract(rows)
+		if err != nil {
+			rows.Close()
+			return nil, t.d.Translate(err)
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, t.d.Translate(err)
+	}
+	for i := range out {
+		if out[i], err = t.withDevices(ctx, out[i], nil, "", ""); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (t *txn) ContractsByDevice(ctx context.Context, tenant, deviceID string) ([]payg.Contract, error) {
+	return t.contracts(ctx, `SELECT `+prefixed("c.", contractCols)+` FROM contracts c JOIN contract_devices cd ON cd.contract_id = c.id
+		WHERE c.tenant_id = ? AND cd.device_id = ? ORDER BY c.id`, tenant, deviceID)
+}
+
+func (t *txn) ContractsByPhoneHash(ctx context.Context, tenant, hash string) ([]payg.Contract, error) {
+	return t.contracts(ctx, `SELECT `+prefixed("c.", contractCols)+` FROM contracts c JOIN customers cu ON cu.id = c.customer_id
+		WHERE c.tenant_id = ? AND cu.tenant_id = ? AND cu.phone_hash = ? ORDER BY c.id`, tenant, tenant, hash)
+}
+
+func (t *txn) UpdateContract(ctx context.Context, c payg.Contract) error {
+	state, err := json.Marshal(c.State)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE contracts SET state = ?, status = ?, version = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ? AND version = ?`,
+		string(state), string(c.State.Status), c.Version, t.d.Time(c.UpdatedAt), c.TenantID, c.ID, c.Version-1)
+	if err := t.affected(res, err, "contract", c.ID); core.ErrorCode(err) == core.ENOTFOUND {
+		return core.Errorf(core.ECONFLICT, "contract %s changed concurrently", c.ID)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// prefixed qualifies each column of a column list with p (a table alias).
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ---- payments
+
+const paymentCols = `id, tenant_id, instance, provider_tx_id, request_id, status, amount, currency, account_ref, payer_msisdn, payer_msisdn_hash, payer_name, contract_id, occurred_at, received_at, reason, raw`
+
+func scanPayment(r scanner) (payg.Payment, error) {
+	var p payg.Payment
+	var contract sql.NullString
+	err := r.Scan(&p.ID, &p.TenantID, &p.Instance, &p.ProviderTxID, &p.RequestID, &p.Status, &p.Amount.Amount, &p.Amount.Currency,
+		&p.AccountRef, &p.PayerMSISDN, &p.PayerMSISDNHash, &p.PayerName, &contract, scanTime{&p.OccurredAt}, scanTime{&p.ReceivedAt},
+		&p.Reason, scanBytes{&p.Raw})
+	p.ContractID = contract.String
+	return p, err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (t *txn) InsertPayment(ctx context.Context, p payg.Payment) error {
+	_, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		p.ID, p.TenantID, p.Instance, p.ProviderTxID, p.RequestID, p.Status, p.Amount.Amount, string(p.Amount.Currency),
+		p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash, p.PayerName, nullString(p.ContractID), t.nullTime(p.OccurredAt),
+		t.d.Time(p.ReceivedAt), p.Reason, p.Raw)
+	return err
+}
+
+func (t *txn) UpdatePayment(ctx context.Context, p payg.Payment) error {
+	res, err := t.exec(ctx, `UPDATE payments SET status = ?, amount = ?, currency = ?, account_ref = ?, payer_msisdn = ?,
+		payer_msisdn_hash = ?, payer_name = ?, contract_id = ?, occurred_at = ?, reason = ?, raw = ?
+		WHERE tenant_id = ? AND id = ?`,
+		p.Status, p.Amount.Amount, string(p.Amount.Currency), p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash, p.PayerName,
+		nullString(p.ContractID), t.nullTime(p.OccurredAt), p.Reason, p.Raw, p.TenantID, p.ID)
+	return t.affected(res, err, "payment", p.ID)
+}
+
+func (t *txn) Payment(ctx context.Context, tenant, id string) (payg.Payment, error) {
+	p, err := scanPayment(t.queryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return p, t.one(err, "payment", id)
+}
+
+func (t *txn) PaymentByKey(ctx context.Context, instance, txID string) (payg.Payment, error) {
+	p, err := scanPayment(t.queryRow(ctx, `SELECT `+paymentCols+` FROM payments WHERE instance = ? AND provider_tx_id = ?`, instance, txID))
+	return p, t.one(err, "payment", instance+"/"+txID)
+}
+
+// ---- ledger
+
+func (t *txn) AppendLedger(ctx context.Context, lines []payg.LedgerLine) error {
+	next := map[string]int64{}
+	for _, l := range lines {
+		seq, ok := next[l.ContractID]
+		if !ok {
+			if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_lines WHERE contract_id = ?`, l.ContractID).Scan(&seq); err != nil {
+				return t.d.Translate(err)
+			}
+		}
+		seq++
+		next[l.ContractID] = seq
+		body, err := json.Marshal(l.Line)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO ledger_lines (contract_id, seq, tenant_id, payment_id, kind, amount, at, line) VALUES (?,?,?,?,?,?,?,?)`,
+			l.ContractID, seq, l.TenantID, nullString(l.PaymentID), string(l.Line.Kind), l.Line.Amount, t.d.Time(l.Line.At), string(body)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) LedgerLines(ctx context.Context, tenant, contractID string) ([]payg.LedgerLine, error) {
+	rows, err := t.query(ctx, `SELECT contract_id, seq, tenant_id, payment_id, line FROM ledger_lines
+		WHERE tenant_id = ? AND contract_id = ? ORDER BY seq`, tenant, contractID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payg.LedgerLine
+	for rows.Next() {
+		var l payg.LedgerLine
+		var payment sql.NullString
+		var body []byte
+		if err := rows.Scan(&l.ContractID, &l.Seq, &l.TenantID, &payment, scanBytes{&body}); err != nil {
+			return nil, t.d.Translate(err)
+		}
+		l.PaymentID = payment.String
+		if err := json.Unmarshal(body, &l.Line); err != nil {
+			return nil, fmt.Errorf("ledger line %s/%d: %w", l.ContractID, l.Seq, err)
+		}
+		out = append(out, l)
+	}
+	return out, t.d.Translate(rows.Err())
+}
+
+// ---- tokens
+
+const tokenCols = `id, tenant_id, device_id, contract_id, payment_id, scheme, type, value, seconds, count, code, status, created_at`
+
+func (t *txn) InsertToken(ctx context.Context, k payg.Token) error {
+	_, err := t.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		k.ID, k.TenantID, k.DeviceID, nullString(k.ContractID), nullString(k.PaymentID), k.Scheme, k.Type, k.Value, k.Seconds,
+		k.Count, k.Code, k.Status, t.d.Time(k.CreatedAt))
+	return err
+}
+
+func (t *txn) Tokens(ctx context.Context, tenant, contractID string) ([]payg.Token, error) {
+	rows, err := t.query(ctx, `SELECT `+tokenCols+` FROM tokens WHERE tenant_id = ? AND contract_id = ? ORDER BY created_at, count`, tenant, contractID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payg.Token
+	for rows.Next() {
+		var k payg.Token
+		var contract, payment sql.NullString
+		if err := rows.Scan(&k.ID, &k.TenantID, &k.DeviceID, &contract, &payment, &k.Scheme, &k.Type, &k.Value, &k.Seconds,
+			&k.Count, &k.Code, &k.Status, scanTime{&k.CreatedAt}); err != nil {
+			return nil, t.d.Translate(err)
+		}
+		k.ContractID, k.PaymentID = contract.String, payment.String
+		out = append(out, k)
+	}
+	return out, t.d.Translate(rows.Err())
+}
+
+// ---- suspense
+
+const suspenseCols = `id, tenant_id, payment_id, reason, detail, status, contract_id, created_at, resolved_at`
+
+func scanSuspense(r scanner) (payg.SuspenseItem, error) {
+	var s payg.SuspenseItem
+	var contract sql.NullString
+	err := r.Scan(&s.ID, &s.TenantID, &s.PaymentID, &s.Reason, &s.Detail, &s.Status, &contract, scanTime{&s.CreatedAt}, scanTime{&s.ResolvedAt})
+	s.ContractID = contract.String
+	return s, err
+}
+
+func (t *txn) InsertSuspense(ctx context.Context, s payg.SuspenseItem) error {
+	_, err := t.exec(ctx, `INSERT INTO suspense_items (`+suspenseCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+		s.ID, s.TenantID, s.PaymentID, s.Reason, s.Detail, s.Status, nullString(s.ContractID), t.d.Time(s.CreatedAt), t.nullTime(s.ResolvedAt))
+	return err
+}
+
+func (t *txn) UpdateSuspense(ctx context.Context, s payg.SuspenseItem) error {
+	res, err := t.exec(ctx, `UPDATE suspense_items SET status = ?, contract_id = ?, resolved_at = ?, detail = ? WHERE tenant_id = ? AND id = ?`,
+		s.Status, nullString(s.ContractID), t.nullTime(s.ResolvedAt), s.Detail, s.TenantID, s.ID)
+	return t.affected(res, err, "suspense item", s.ID)
+}
+
+func (t *txn) SuspenseItem(ctx context.Context, tenant, id string) (payg.SuspenseItem, error) {
+	s, err := scanSuspense(t.queryRow(ctx, `SELECT `+suspenseCols+` FROM suspense_items WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return s, t.one(err, "suspense item", id)
+}
+
+func (t *txn) SuspenseItems(ctx context.Context, tenant string, status payg.SuspenseStatus) ([]payg.SuspenseItem, error) {
+	rows, err := t.query(ctx, `SELECT `+suspenseCols+` FROM suspense_items WHERE tenant_id = ? AND (? = '' OR status = ?) ORDER BY id`,
+		tenant, string(status), string(status))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payg.SuspenseItem
+	for rows.Next() {
+		s, err := scanSuspense(rows)
+		if err != nil {
+			return nil, t.d.Translate(err)
+		}
+		out = append(out, s)
+	}
+	return out, t.d.Translate(rows.Err())
+}
+
+// ---- events
+
+func (t *txn) InsertEvent(ctx context.Context, e payg.Event) (payg.Event, error) {
+	if e.ContractID != "" {
+		if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE contract_id = ?`, e.ContractID).Scan(&e.Seq); err != nil {
+			return e, t.d.Translate(err)
+		}
+	}
+	_, err := t.exec(ctx, `INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES (?,?,?,?,?,?,?)`,
+		e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))
+	return e, err
+}
+
+func (t *txn) Events(ctx context.Context, tenant, contractID string) ([]payg.Event, error) {
+	rows, err := t.query(ctx, `SELECT id, tenant_id, type, contract_id, seq, data, created_at FROM events
+		WHERE tenant_id = ? AND (? = '' OR contract_id = ?) ORDER BY id`, tenant, contractID, contractID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payg.Event
+	for rows.Next() {
+		var e payg.Event
+		var contract sql.NullString
+		var data []byte
+		if err := rows.Scan(&e.ID, &e.TenantID, &e.Type, &contract, &e.Seq, scanBytes{&data}, scanTime{&e.CreatedAt}); err != nil {
+			return nil, t.d.Translate(err)
+		}
+		e.ContractID, e.Data = contract.String, data
+		out = append(out, e)
+	}
+	return out, t.d.Translate(rows.Err())
+}
+
+var _ payg.Tx = (*txn)(nil)

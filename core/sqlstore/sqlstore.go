@@ -1,0 +1,158 @@
+// Package sqlstore implements payg.Store once, over database/sql, for both
+// SQL stores. core/sqlite and core/postgres give it their connections and a
+// Dialect for the few places where the two differ (placeholders, row locks,
+// how times are written, how driver errors read).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payg-gateway/gateway/core/payg"
+)
+
+// Dialect is what differs between the SQL databases.
+type Dialect struct {
+	// Numbered placeholders ($1, $2) instead of '?'.
+	Numbered bool
+	// ForUpdate is appended to a SELECT to lock its rows ("" where the
+	// transaction already holds the whole database, as in SQLite).
+	ForUpdate string
+	// Time converts a time for a query argument.
+	Time func(time.Time) any
+	// Translate turns a driver error into a core error.
+	Translate func(error) error
+}
+
+// Store is payg.Store over a write and a read connection pool (the same
+// pool for PostgreSQL).
+type Store struct {
+	write, read *sql.DB
+	d           Dialect
+}
+
+var _ payg.Store = (*Store)(nil)
+
+// New returns a Store.
+func New(write, read *sql.DB, d Dialect) *Store {
+	return &Store{write: write, read: read, d: d}
+}
+
+// InTx runs fn in a write transaction.
+func (s *Store) InTx(ctx context.Context, fn func(payg.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return s.d.Translate(err)
+	}
+	if err := fn(&txn{q: tx, d: s.d}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return s.d.Translate(tx.Commit())
+}
+
+// View runs fn in a read-only transaction, so its reads see one snapshot.
+func (s *Store) View(ctx context.Context, fn func(payg.Reader) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.d.Translate(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(&txn{q: tx, d: s.d})
+}
+
+// txn implements payg.Tx on one *sql.Tx.
+type txn struct {
+	q *sql.Tx
+	d Dialect
+}
+
+// rebind rewrites '?' placeholders for dialects that number them.
+func (t *txn) rebind(q string) string {
+	if !t.d.Numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	r, err := t.q.ExecContext(ctx, t.rebind(q), args...)
+	return r, t.d.Translate(err)
+}
+
+func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.q.QueryRowContext(ctx, t.rebind(q), args...)
+}
+
+func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := t.q.QueryContext(ctx, t.rebind(q), args...)
+	return rows, t.d.Translate(err)
+}
+
+// nullTime is a time argument that is NULL when zero.
+func (t *txn) nullTime(v time.Time) any {
+	if v.IsZero() {
+		return nil
+	}
+	return t.d.Time(v)
+}
+
+// scanTime reads a time column written by either dialect: a time.Time
+// (PostgreSQL) or RFC 3339 text (SQLite); NULL reads as the zero time.
+type scanTime struct{ t *time.Time }
+
+func (s scanTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*s.t = time.Time{}
+	case time.Time:
+		*s.t = x.UTC()
+	case string:
+		return s.parse(x)
+	case []byte:
+		return s.parse(string(x))
+	default:
+		return fmt.Errorf("sqlstore: cannot read %T as a time", v)
+	}
+	return nil
+}
+
+func (s scanTime) parse(v string) error {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return fmt.Errorf("sqlstore: bad stored time %q", v)
+	}
+	*s.t = t.UTC()
+	return nil
+}
+
+// scanBytes reads a JSON or blob column as bytes whatever the driver gives.
+type scanBytes struct{ b *[]byte }
+
+func (s scanBytes) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*s.b = nil
+	case []byte:
+		*s.b = append([]byte(nil), x...)
+	case string:
+		*s.b = []byte(x)
+	default:
+		return fmt.Errorf("sqlstore: cannot read %T as bytes", v)
+	}
+	return nil
+}

@@ -1,0 +1,431 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payg-gateway/gateway/adapters/nexus"
+	"github.com/payg-gateway/gateway/adapters/openpaygo"
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/coretest"
+	"github.com/payg-gateway/gateway/core/lease"
+	"github.com/payg-gateway/gateway/core/payg"
+	"github.com/payg-gateway/gateway/core/secretbox"
+)
+
+// world is a migrated store with a PAYG service and a seeded contract.
+type world struct {
+	store    core.Store
+	pstore   payg.Store
+	svc      *payg.Service
+	clock    *coretest.Clock
+	tenant   string
+	customer payg.Customer
+	device   payg.Device
+	contract payg.Contract
+	key      openpaygo.Key
+}
+
+// The seeded device's OpenPAYGO parameters.
+const (
+	testKeyHex       = "bc41ec9530f6dac86b1a29ab82edc5fb"
+	testStartingCode = 516959010
+	testPricePerDay  = 5000 // KES 50.00
+)
+
+func newWorld(t *testing.T, h Harness) *world {
+	t.Helper()
+	ctx := context.Background()
+	s, clock := migrated(t, h)
+	ps, ok := s.(payg.Store)
+	if !ok {
+		t.Fatalf("%T does not implement payg.Store", s)
+	}
+	if _, err := s.CreateTenant(ctx, core.Tenant{ID: "sunbright-ke", Name: "SunBright Kenya", TimeZone: "Africa/Nairobi", DefaultCountry: "KE"}); err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.New(secretbox.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{store: s, pstore: ps, clock: clock, tenant: "sunbright-ke"}
+	w.svc = payg.NewService(payg.Options{
+		Store: ps, Tenants: s, Clock: clock, Box: box,
+		Engines: map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}, payg.SchemeNexus: nexus.Engine{}},
+	})
+	w.key, _ = openpaygo.ParseKey(testKeyHex)
+	w.customer, err = w.svc.CreateCustomer(ctx, w.tenant, payg.CustomerInput{ExternalID: "crm-123", Name: "Amina Otieno", Phone: "0700000123"})
+	if err != nil {
+		t.Fatalf("CreateCustomer: %v", err)
+	}
+	w.device, err = w.svc.CreateDevice(ctx, w.tenant, payg.DeviceInput{
+		ExternalID: "crm-dev-1", Serial: "SHS-0001", Scheme: payg.SchemeOpenPAYGO, SecretKeyHex: testKeyHex,
+		StartingCode: testStartingCode, ValueDivider: 1, Counter: 1,
+	})
+	if err != nil {
+		t.Fatalf("CreateDevice: %v", err)
+	}
+	w.contract = w.newContract(t, "AC100234", w.device.ID, 0)
+	return w
+}
+
+func (w *world) newContract(t *testing.T, account, deviceID string, totalPrice int64) payg.Contract {
+	t.Helper()
+	c, err := w.svc.CreateContract(context.Background(), w.tenant, payg.ContractInput{
+		ExternalID: "crm-" + account, AccountNumber: account, CustomerID: w.customer.ID, DeviceIDs: []string{deviceID},
+		Plan: lease.Plan{
+			Kind: lease.KindPAYGCredit, Currency: "KES", Price: testPricePerDay, PricePeriod: lease.PeriodDay,
+			TotalPrice: totalPrice, GraceDays: 3, DefaultDays: 30,
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateContract: %v", err)
+	}
+	return c
+}
+
+func notice(txID, account string, amount int64) core.PaymentNotice {
+	return core.PaymentNotice{
+		Instance: "mpesa-ke", ProviderTxID: txID, Status: core.NoticeSucceeded,
+		Amount: core.Money{Amount: amount, Currency: "KES"}, AccountRef: account,
+		PayerMSISDN: "2547 ***** 123", Raw: []byte(`{"TransID":"` + txID + `"}`),
+	}
+}
+
+func (w *world) view(t *testing.T, fn func(r payg.Reader) error) {
+	t.Helper()
+	if err := w.pstore.View(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkLedger asserts the contract's stored state is the fold of its
+// stored ledger and that the ledger's cash equals what was applied.
+func (w *world) checkLedger(t *testing.T, contractID string, netReceived int64) payg.Contract {
+	t.Helper()
+	var c payg.Contract
+	var lines []payg.LedgerLine
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		if c, err = r.Contract(context.Background(), w.tenant, contractID); err != nil {
+			return err
+		}
+		lines, err = r.LedgerLines(context.Background(), w.tenant, contractID)
+		return err
+	})
+	ll := make([]lease.Line, len(lines))
+	for i, l := range lines {
+		if l.Seq != int64(i+1) {
+			t.Fatalf("ledger seq %d at position %d", l.Seq, i)
+		}
+		ll[i] = l.Line
+	}
+	loc, _ := time.LoadLocation("Africa/Nairobi")
+	if err := lease.CheckLedger(c.Plan, c.State, ll, netReceived, loc); err != nil {
+		t.Fatalf("stored balances do not match the stored ledger: %v", err)
+	}
+	return c
+}
+
+func testPAYGEntities(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	if w.customer.Phone != "+254700000123" || w.customer.PhoneHash != "54f65df3bfa35fabd44ff4249b6b9eaf2bb1168c1f55fc205812a27676e1a19d" {
+		t.Errorf("customer phone %q hash %q: want E.164 in the tenant's country and the fixtures' hash", w.customer.Phone, w.customer.PhoneHash)
+	}
+	w.view(t, func(r payg.Reader) error {
+		c, err := r.ContractByAccount(ctx, w.tenant, "AC100234")
+		if err != nil {
+			return err
+		}
+		if c.ID != w.contract.ID || !slices.Equal(c.DeviceIDs, []string{w.device.ID}) || c.Plan.Price != testPricePerDay || c.Version != 1 {
+			t.Errorf("contract read back = %+v", c)
+		}
+		if c.State.Status != lease.StatusPendingDeposit {
+			t.Errorf("new contract status %s", c.State.Status)
+		}
+		d, err := r.DeviceBySerial(ctx, w.tenant, "SHS-0001")
+		if err != nil {
+			return err
+		}
+		if d.StartingCode != testStartingCode || d.Counter != 1 || len(d.SealedKey) == 0 || string(d.SealedKey) == testKeyHex {
+			t.Errorf("device read back = %+v", d)
+		}
+		if _, err := r.CustomerByExternalID(ctx, w.tenant, "crm-123"); err != nil {
+			t.Errorf("customer by external id: %v", err)
+		}
+		// Another tenant sees none of it.
+		if _, err := r.Contract(ctx, core.DefaultTenantID, w.contract.ID); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Errorf("contract seen from another tenant: %v", err)
+		}
+		if _, err := r.Device(ctx, core.DefaultTenantID, w.device.ID); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Errorf("device seen from another tenant: %v", err)
+		}
+		return nil
+	})
+	if _, err := w.svc.CreateDevice(ctx, w.tenant, payg.DeviceInput{Serial: "SHS-0001", Scheme: payg.SchemeNone}); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("duplicate serial: %v, want conflict", err)
+	}
+	if _, err := w.svc.CreateDevice(ctx, core.DefaultTenantID, payg.DeviceInput{Serial: "SHS-0001", Scheme: payg.SchemeNone}); err != nil {
+		t.Errorf("same serial in another tenant: %v", err)
+	}
+	if _, err := w.svc.CreateContract(ctx, w.tenant, payg.ContractInput{AccountNumber: "ac100234", CustomerID: w.customer.ID, DeviceIDs: []string{w.device.ID}, Plan: w.contract.Plan}); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("duplicate account number (other case): %v, want conflict", err)
+	}
+	if _, err := w.svc.CreateContract(ctx, core.DefaultTenantID, payg.ContractInput{AccountNumber: "X1", CustomerID: w.customer.ID, DeviceIDs: []string{w.device.ID}, Plan: w.contract.Plan}); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("contract over another tenant's customer: %v, want not found", err)
+	}
+}
+
+func testApplyPayment(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	start := w.clock.Now()
+
+	// KES 150.00 at 50.00 a day: 3 days, one ADD_TIME token of 3.
+	out, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TEST0A1B2C", "ac 100234", 15000))
+	if err != nil {
+		t.Fatalf("ApplyNotice: %v", err)
+	}
+	if out.Duplicate || out.Suspense != nil || out.Payment.Status != payg.PaymentApplied || out.Payment.ContractID != w.contract.ID {
+		t.Fatalf("outcome = %+v", out)
+	}
+	if got, want := out.Contract.State.Expiry, start.Add(72*time.Hour).Truncate(time.Second); !got.Equal(want) {
+		t.Errorf("expiry %v, want %v", got, want)
+	}
+	if len(out.Tokens) != 1 {
+		t.Fatalf("%d tokens, want 1", len(out.Tokens))
+	}
+	tok := out.Tokens[0]
+	dev := openpaygo.Device{Key: w.key, StartingCode: testStartingCode, ValueDivider: 1}
+	res, err := dev.Decode(tok.Code, openpaygo.InitialState(1))
+	if err != nil || res.Type != openpaygo.AddTime || res.Value != 3 || int64(res.Count) != tok.Count {
+		t.Fatalf("device decodes token %s as %+v (%v); want ADD_TIME 3 at count %d", tok.Code, res, err, tok.Count)
+	}
+	w.checkLedger(t, w.contract.ID, 15000)
+
+	// The same notice again: same payment, nothing new.
+	dup, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TEST0A1B2C", "AC100234", 15000))
+	if err != nil || !dup.Duplicate || dup.Payment.ID != out.Payment.ID || len(dup.Tokens) != 0 {
+		t.Fatalf("duplicate: %+v, %v", dup, err)
+	}
+	var events []payg.Event
+	var tokens []payg.Token
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		if events, err = r.Events(ctx, w.tenant, w.contract.ID); err != nil {
+			return err
+		}
+		tokens, err = r.Tokens(ctx, w.tenant, w.contract.ID)
+		return err
+	})
+	if len(tokens) != 1 {
+		t.Errorf("%d tokens stored after a duplicate, want 1", len(tokens))
+	}
+	var types []string
+	for i, e := range events {
+		types = append(types, e.Type)
+		if e.Seq != int64(i+1) {
+			t.Errorf("event %d %s has seq %d", i, e.Type, e.Seq)
+		}
+	}
+	want := []string{payg.EventPaymentReceived, payg.EventPaymentApplied, payg.EventContractStatusChanged, payg.EventTokenIssued}
+	if !slices.Equal(types, want) {
+		t.Errorf("events %v, want %v", types, want)
+	}
+	w.checkLedger(t, w.contract.ID, 15000)
+
+	// An early payer keeps their days: 2 more days extend the expiry.
+	w.clock.Advance(24 * time.Hour)
+	out2, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TEST0A1B2D", "AC100234", 10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out2.Contract.State.Expiry, start.Add(5*24*time.Hour).Truncate(time.Second); !got.Equal(want) {
+		t.Errorf("expiry after an early payment %v, want %v", got, want)
+	}
+	if len(out2.Tokens) != 1 || out2.Tokens[0].Count <= tok.Count {
+		t.Errorf("second token %+v after count %d", out2.Tokens, tok.Count)
+	}
+}
+
+func testSuspenseAndMatching(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+
+	out, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTUNKNOWN", "AC999999", 15000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Suspense == nil || out.Suspense.Reason != payg.SuspenseUnknownAccount || out.Payment.Status != payg.PaymentSuspense {
+		t.Fatalf("unknown account outcome %+v", out)
+	}
+	var items []payg.SuspenseItem
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		items, err = r.SuspenseItems(ctx, w.tenant, payg.SuspenseOpen)
+		return err
+	})
+	if len(items) != 1 || items[0].PaymentID != out.Payment.ID {
+		t.Fatalf("open suspense items %+v", items)
+	}
+	w.view(t, func(r payg.Reader) error {
+		p, err := r.Payment(ctx, w.tenant, out.Payment.ID)
+		if err != nil {
+			return err
+		}
+		if string(p.Raw) != `{"TransID":"TESTUNKNOWN"}` || p.Amount.Amount != 15000 {
+			t.Errorf("suspended payment lost its body or amount: %+v", p)
+		}
+		return nil
+	})
+
+	// Matching by device serial typed as the reference.
+	bySerial, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSERIAL", "SHS-0001", 5000))
+	if err != nil || bySerial.Payment.ContractID != w.contract.ID {
+		t.Errorf("payment by device serial: %+v, %v", bySerial, err)
+	}
+	// M-Pesa v1: no usable reference, the payer's phone as a hash.
+	n := notice("TESTHASH", "", 5000)
+	n.PayerMSISDN, n.PayerMSISDNHash = "", "54F65DF3BFA35FABD44FF4249B6B9EAF2BB1168C1F55FC205812A27676E1A19D"
+	byHash, err := w.svc.ApplyNotice(ctx, w.tenant, n)
+	if err != nil || byHash.Payment.ContractID != w.contract.ID {
+		t.Errorf("payment by phone hash: %+v, %v", byHash, err)
+	}
+	// Below the minimum and the wrong currency go to suspense with reasons.
+	wrong := notice("TESTUGX", "AC100234", 5000)
+	wrong.Amount.Currency = "UGX"
+	out, err = w.svc.ApplyNotice(ctx, w.tenant, wrong)
+	if err != nil || out.Suspense == nil || out.Suspense.Reason != payg.SuspenseCurrencyMismatch {
+		t.Errorf("currency mismatch: %+v, %v", out, err)
+	}
+	w.checkLedger(t, w.contract.ID, 10000)
+	// A payment in the other tenant's instance space does not see this tenant's contracts.
+	other, err := w.svc.ApplyNotice(ctx, core.DefaultTenantID, notice("TESTOTHER", "AC100234", 5000))
+	if err != nil || other.Suspense == nil {
+		t.Errorf("another tenant's payment matched this tenant's contract: %+v, %v", other, err)
+	}
+}
+
+// testConcurrentDuplicates: 50 concurrent deliveries of one payment apply
+// it once.
+func testConcurrentDuplicates(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	const n = 50
+	outs := make([]payg.Outcome, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { outs[i], errs[i] = w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSTORM1", "AC100234", 15000)) })
+	}
+	wg.Wait()
+	applied := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("delivery %d: %v", i, errs[i])
+		}
+		if !outs[i].Duplicate {
+			applied++
+		}
+		if outs[i].Payment.ID != outs[0].Payment.ID {
+			t.Fatalf("delivery %d got payment %s, delivery 0 %s", i, outs[i].Payment.ID, outs[0].Payment.ID)
+		}
+	}
+	if applied != 1 {
+		t.Fatalf("%d deliveries applied the payment, want 1", applied)
+	}
+	c := w.checkLedger(t, w.contract.ID, 15000)
+	if c.State.TotalPaid != 15000 {
+		t.Errorf("total paid %d, want 15000", c.State.TotalPaid)
+	}
+}
+
+// testConcurrentTokens: 100 concurrent payments on one device give 100
+// tokens with distinct counts, which the device accepts in order.
+func testConcurrentTokens(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	const n = 100
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = w.svc.ApplyNotice(ctx, w.tenant, notice(fmt.Sprintf("TESTCONC%03d", i), "AC100234", testPricePerDay))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("payment %d: %v", i, err)
+		}
+	}
+	var tokens []payg.Token
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		tokens, err = r.Tokens(ctx, w.tenant, w.contract.ID)
+		return err
+	})
+	if len(tokens) != n {
+		t.Fatalf("%d tokens, want %d", len(tokens), n)
+	}
+	slices.SortFunc(tokens, func(a, b payg.Token) int { return int(a.Count - b.Count) })
+	dev := openpaygo.Device{Key: w.key, StartingCode: testStartingCode, ValueDivider: 1}
+	state := openpaygo.InitialState(1)
+	for i, tok := range tokens {
+		if i > 0 && tok.Count == tokens[i-1].Count {
+			t.Fatalf("two tokens at count %d", tok.Count)
+		}
+		res, err := dev.Decode(tok.Code, state)
+		if err != nil || res.Type != openpaygo.AddTime || res.Value != 1 {
+			t.Fatalf("token %d (%s, count %d): device says %+v, %v", i, tok.Code, tok.Count, res, err)
+		}
+		state = state.Apply(res)
+	}
+	c := w.checkLedger(t, w.contract.ID, n*testPricePerDay)
+	if c.State.TotalPaid != n*testPricePerDay {
+		t.Errorf("total paid %d", c.State.TotalPaid)
+	}
+}
+
+// testPaidOff: reaching the total price unlocks the device for good, once.
+func testPaidOff(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	d, err := w.svc.CreateDevice(ctx, w.tenant, payg.DeviceInput{Serial: "NX-1", Scheme: payg.SchemeNexus, SecretKeyHex: "deadbeefdeadbeefdeadbeefdeadbeef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := w.newContract(t, "AC200001", d.ID, 20000)
+	out, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTPAY1", "AC200001", 10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Tokens) != 1 || out.Tokens[0].Type != "ADD_CREDIT" || out.Tokens[0].Value != 48 {
+		t.Fatalf("nexus credit tokens %+v: want one ADD_CREDIT of 48 hours", out.Tokens)
+	}
+	out, err = w.svc.ApplyNotice(ctx, w.tenant, notice("TESTPAY2", "AC200001", 15000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Allocation.PaidOff || out.Contract.State.Status != lease.StatusPaidOff {
+		t.Fatalf("not paid off: %+v", out.Allocation)
+	}
+	if len(out.Tokens) != 1 || out.Tokens[0].Type != "UNLOCK" || out.Tokens[0].Count != 2 {
+		t.Fatalf("paid-off tokens %+v: want one UNLOCK at message id 2", out.Tokens)
+	}
+	// Overpayment is kept, never lost.
+	if out.Contract.State.Overpayment != 5000 {
+		t.Errorf("overpayment %d, want 5000", out.Contract.State.Overpayment)
+	}
+	// A payment after paid-off goes to suspense; no second unlock.
+	late, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTPAY3", "AC200001", 5000))
+	if err != nil || late.Suspense == nil || late.Suspense.Reason != payg.SuspenseContractClosed || len(late.Tokens) != 0 {
+		t.Fatalf("payment to a paid-off contract: %+v, %v", late, err)
+	}
+	w.checkLedger(t, c.ID, 25000)
+}
