@@ -67,7 +67,7 @@ func validateNotice(n core.PaymentNotice) error {
 		}
 	}
 	switch n.Status {
-	case core.NoticeSucceeded, core.NoticeFailed, core.NoticePending:
+	case core.NoticeSucceeded, core.NoticeFailed, core.NoticePending, core.NoticeReversed:
 		return nil
 	}
 	return core.Errorf(core.EINVALID, "notice: status %q is not handled by ApplyNotice", n.Status)
@@ -76,6 +76,9 @@ func validateNotice(n core.PaymentNotice) error {
 func (s *Service) applyNotice(ctx context.Context, tx Tx, tenant string, loc *time.Location, n core.PaymentNotice, out *Outcome) error {
 	now := s.clock.Now()
 	existing, err := tx.PaymentByKey(ctx, n.Instance, n.ProviderTxID)
+	if n.Status == core.NoticeReversed {
+		return s.reverseNotice(ctx, tx, loc, existing, err, n, out)
+	}
 	switch {
 	case err == nil && !(existing.Status == PaymentPending && n.Status != core.NoticePending):
 		out.Payment, out.Duplicate = existing, true
@@ -313,4 +316,23 @@ func tokenData(t Token) map[string]any {
 		"scheme": t.Scheme, "type": t.Type, "value": t.Value, "seconds": t.Seconds, "count": t.Count,
 		"code": t.Code, "status": t.Status,
 	}
+}
+
+// reverseNotice handles a provider's word that a payment was reversed. A
+// repeat of it is a duplicate; a reversal of a payment the gateway never
+// saw is an error, so the callback is not acknowledged and stays visible.
+func (s *Service) reverseNotice(ctx context.Context, tx Tx, loc *time.Location, p Payment, err error, n core.PaymentNotice, out *Outcome) error {
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return core.Errorf(core.ENOTFOUND, "reversal of unknown payment %s/%s", n.Instance, n.ProviderTxID)
+		}
+		return err
+	}
+	if p.Status == PaymentReversed {
+		out.Payment, out.Duplicate = p, true
+		return nil
+	}
+	o, err := s.reverse(ctx, tx, loc, p, n.Reason)
+	*out = o
+	return err
 }

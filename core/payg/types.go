@@ -222,6 +222,7 @@ const (
 	EventPaymentApplied        = "payment.applied"
 	EventPaymentUnmatched      = "payment.unmatched"
 	EventPaymentReversed       = "payment.reversed"
+	EventPaymentRefunded       = "payment.refunded"
 	EventContractStatusChanged = "contract.status_changed"
 	EventContractPaidOff       = "contract.paid_off"
 	EventTokenIssued           = "token.issued"

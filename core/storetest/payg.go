@@ -429,3 +429,86 @@ func testPaidOff(t *testing.T, h Harness) {
 	}
 	w.checkLedger(t, c.ID, 25000)
 }
+
+// testReverseAndResolve: reversals write negative lines once; suspense items
+// are matched (and applied) or refunded, once.
+func testReverseAndResolve(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	first, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTREV1", "AC100234", 15000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry := first.Contract.State.Expiry
+	w.clock.Advance(24 * time.Hour) // one of the three days used
+
+	rev, err := w.svc.Reverse(ctx, w.tenant, first.Payment.ID, "customer dispute")
+	if err != nil {
+		t.Fatalf("Reverse: %v", err)
+	}
+	if rev.Payment.Status != payg.PaymentReversed || !rev.Contract.State.Expiry.Before(expiry) {
+		t.Errorf("after reversal: payment %s, expiry %v (was %v)", rev.Payment.Status, rev.Contract.State.Expiry, expiry)
+	}
+	if rev.Contract.State.NegativeCreditSeconds != 86400 {
+		t.Errorf("negative credit %d s, want one used day (86400)", rev.Contract.State.NegativeCreditSeconds)
+	}
+	if _, err := w.svc.Reverse(ctx, w.tenant, first.Payment.ID, "again"); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("second reversal: %v, want conflict", err)
+	}
+	// The provider's own reversal notice for it is now a duplicate.
+	n := notice("TESTREV1", "AC100234", 15000)
+	n.Status = core.NoticeReversed
+	if out, err := w.svc.ApplyNotice(ctx, w.tenant, n); err != nil || !out.Duplicate {
+		t.Errorf("provider reversal after ours: %+v, %v", out, err)
+	}
+	w.checkLedger(t, w.contract.ID, 0)
+
+	// The next payment repays the used day first: 2 days paid, 1 to repay.
+	next, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTREV2", "AC100234", 10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := next.Contract.State.Expiry, w.clock.Now().Add(24*time.Hour).Truncate(time.Second); !got.Equal(want) {
+		t.Errorf("expiry after repaying negative credit %v, want %v", got, want)
+	}
+	if len(next.Tokens) != 0 {
+		// The device already holds three days from the reversed payment;
+		// the day repaid and the one bought are covered by it.
+		t.Errorf("tokens %+v issued while the device still holds reversed credit", next.Tokens)
+	}
+	w.checkLedger(t, w.contract.ID, 10000)
+
+	// Suspense: match one, refund another.
+	a, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSUS1", "TYPO-AC10023", 5000))
+	if err != nil || a.Suspense == nil {
+		t.Fatalf("typo payment: %+v, %v", a, err)
+	}
+	b, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSUS2", "NOBODY", 5000))
+	if err != nil || b.Suspense == nil {
+		t.Fatalf("unknown payment: %+v, %v", b, err)
+	}
+	m, err := w.svc.MatchSuspense(ctx, w.tenant, a.Suspense.ID, w.contract.ID)
+	if err != nil {
+		t.Fatalf("MatchSuspense: %v", err)
+	}
+	if m.Payment.Status != payg.PaymentApplied || m.Suspense.Status != payg.SuspenseMatched || m.Payment.ContractID != w.contract.ID {
+		t.Errorf("matched: %+v", m)
+	}
+	if _, err := w.svc.MatchSuspense(ctx, w.tenant, a.Suspense.ID, w.contract.ID); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("matching twice: %v, want conflict", err)
+	}
+	r, err := w.svc.RefundSuspense(ctx, w.tenant, b.Suspense.ID, "sent back by M-Pesa reversal")
+	if err != nil || r.Status != payg.SuspenseRefunded {
+		t.Fatalf("RefundSuspense: %+v, %v", r, err)
+	}
+	var open []payg.SuspenseItem
+	w.view(t, func(rd payg.Reader) error {
+		var err error
+		open, err = rd.SuspenseItems(ctx, w.tenant, payg.SuspenseOpen)
+		return err
+	})
+	if len(open) != 0 {
+		t.Errorf("open suspense items after resolving both: %+v", open)
+	}
+	w.checkLedger(t, w.contract.ID, 15000)
+}
