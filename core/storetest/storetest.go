@@ -41,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentTokens", func(t *testing.T) { testConcurrentTokens(t, h) })
 	t.Run("PaidOff", func(t *testing.T) { testPaidOff(t, h) })
 	t.Run("ReverseAndResolve", func(t *testing.T) { testReverseAndResolve(t, h) })
+	t.Run("LedgerProperty", func(t *testing.T) { testLedgerProperty(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.
