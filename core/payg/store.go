@@ -2,7 +2,9 @@ package payg
 
 import (
 	"context"
+	"time"
 
+	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/lease"
 )
 
@@ -40,8 +42,44 @@ type Reader interface {
 	LedgerLines(ctx context.Context, tenant, contractID string) ([]LedgerLine, error)
 	Tokens(ctx context.Context, tenant, contractID string) ([]Token, error)
 	SuspenseItem(ctx context.Context, tenant, id string) (SuspenseItem, error)
-	SuspenseItems(ctx context.Context, tenant string, status SuspenseStatus) ([]SuspenseItem, error)
-	Events(ctx context.Context, tenant, contractID string) ([]Event, error)
+
+	// Lists return one page in a stable order: creation time then id
+	// (payments: received time; contracts changed since a time: update
+	// time).
+	ListCustomers(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Customer], error)
+	ListDevices(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Device], error)
+	ListContracts(ctx context.Context, tenant string, q ContractQuery, page core.PageRequest) (core.Page[Contract], error)
+	ListPayments(ctx context.Context, tenant string, q PaymentQuery, page core.PageRequest) (core.Page[Payment], error)
+	// ListSuspense lists suspense items, all when status is "".
+	ListSuspense(ctx context.Context, tenant string, status SuspenseStatus, page core.PageRequest) (core.Page[SuspenseItem], error)
+	ListEvents(ctx context.Context, tenant string, q EventQuery, page core.PageRequest) (core.Page[Event], error)
+}
+
+// ContractQuery filters a contract list at the store; zero fields do not
+// filter.
+type ContractQuery struct {
+	// Statuses are stored statuses (late and defaulted are derived; the
+	// Service turns them into PaidThroughBefore on active contracts).
+	Statuses []lease.Status
+	// PaidThroughBefore keeps contracts whose paid-through instant is
+	// before it.
+	PaidThroughBefore time.Time
+	// UpdatedSince keeps contracts changed at or after it, ordered by
+	// update time.
+	UpdatedSince time.Time
+}
+
+// PaymentQuery filters a payment list.
+type PaymentQuery struct {
+	ContractID string
+	Status     PaymentStatus
+}
+
+// EventQuery filters an event list.
+type EventQuery struct {
+	ContractID string
+	Type       string
+	Since      time.Time
 }
 
 // Tx is one write transaction. Lock methods take a row lock held until the

@@ -157,9 +157,10 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
+	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency, paid_through) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		c.ID, c.TenantID, c.ExternalID, c.AccountNumber, c.CustomerID, string(plan), string(state), c.Version,
-		t.d.Time(c.CreatedAt), t.d.Time(c.UpdatedAt), string(c.State.Status), string(c.Plan.Currency)); err != nil {
+		t.d.Time(c.CreatedAt), t.d.Time(c.UpdatedAt), string(c.State.Status), string(c.Plan.Currency),
+		t.nullTime(c.State.PaidThrough())); err != nil {
 		return err
 	}
 	for _, d := range c.DeviceIDs {
@@ -226,9 +227,10 @@ func (t *txn) UpdateContract(ctx context.Context, c payg.Contract) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(ctx, `UPDATE contracts SET state = ?, status = ?, version = ?, updated_at = ?
+	res, err := t.exec(ctx, `UPDATE contracts SET state = ?, status = ?, paid_through = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		string(state), string(c.State.Status), c.Version, t.d.Time(c.UpdatedAt), c.TenantID, c.ID, c.Version-1)
+		string(state), string(c.State.Status), t.nullTime(c.State.PaidThrough()), c.Version, t.d.Time(c.UpdatedAt),
+		c.TenantID, c.ID, c.Version-1)
 	if err := t.affected(res, err, "contract", c.ID); core.ErrorCode(err) == core.ENOTFOUND {
 		return core.Errorf(core.ECONFLICT, "contract %s changed concurrently", c.ID)
 	} else if err != nil {
@@ -403,24 +405,6 @@ func (t *txn) SuspenseItem(ctx context.Context, tenant, id string) (payg.Suspens
 	return s, t.one(err, "suspense item", id)
 }
 
-func (t *txn) SuspenseItems(ctx context.Context, tenant string, status payg.SuspenseStatus) ([]payg.SuspenseItem, error) {
-	rows, err := t.query(ctx, `SELECT `+suspenseCols+` FROM suspense_items WHERE tenant_id = ? AND (? = '' OR status = ?) ORDER BY id`,
-		tenant, string(status), string(status))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []payg.SuspenseItem
-	for rows.Next() {
-		s, err := scanSuspense(rows)
-		if err != nil {
-			return nil, t.d.Translate(err)
-		}
-		out = append(out, s)
-	}
-	return out, t.d.Translate(rows.Err())
-}
-
 // ---- events
 
 func (t *txn) InsertEvent(ctx context.Context, e payg.Event) (payg.Event, error) {
@@ -432,27 +416,6 @@ func (t *txn) InsertEvent(ctx context.Context, e payg.Event) (payg.Event, error)
 	_, err := t.exec(ctx, `INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES (?,?,?,?,?,?,?)`,
 		e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))
 	return e, err
-}
-
-func (t *txn) Events(ctx context.Context, tenant, contractID string) ([]payg.Event, error) {
-	rows, err := t.query(ctx, `SELECT id, tenant_id, type, contract_id, seq, data, created_at FROM events
-		WHERE tenant_id = ? AND (? = '' OR contract_id = ?) ORDER BY id`, tenant, contractID, contractID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []payg.Event
-	for rows.Next() {
-		var e payg.Event
-		var contract sql.NullString
-		var data []byte
-		if err := rows.Scan(&e.ID, &e.TenantID, &e.Type, &contract, &e.Seq, scanBytes{&data}, scanTime{&e.CreatedAt}); err != nil {
-			return nil, t.d.Translate(err)
-		}
-		e.ContractID, e.Data = contract.String, data
-		out = append(out, e)
-	}
-	return out, t.d.Translate(rows.Err())
 }
 
 var _ payg.Tx = (*txn)(nil)

@@ -217,9 +217,11 @@ func testApplyPayment(t *testing.T, h Harness) {
 	var tokens []payg.Token
 	w.view(t, func(r payg.Reader) error {
 		var err error
-		if events, err = r.Events(ctx, w.tenant, w.contract.ID); err != nil {
+		p, err := r.ListEvents(ctx, w.tenant, payg.EventQuery{ContractID: w.contract.ID}, core.PageRequest{Limit: core.MaxPageLimit})
+		if err != nil {
 			return err
 		}
+		events = p.Items
 		tokens, err = r.Tokens(ctx, w.tenant, w.contract.ID)
 		return err
 	})
@@ -267,7 +269,8 @@ func testSuspenseAndMatching(t *testing.T, h Harness) {
 	var items []payg.SuspenseItem
 	w.view(t, func(r payg.Reader) error {
 		var err error
-		items, err = r.SuspenseItems(ctx, w.tenant, payg.SuspenseOpen)
+		p, err := r.ListSuspense(ctx, w.tenant, payg.SuspenseOpen, core.PageRequest{})
+		items = p.Items
 		return err
 	})
 	if len(items) != 1 || items[0].PaymentID != out.Payment.ID {
@@ -504,11 +507,87 @@ func testReverseAndResolve(t *testing.T, h Harness) {
 	var open []payg.SuspenseItem
 	w.view(t, func(rd payg.Reader) error {
 		var err error
-		open, err = rd.SuspenseItems(ctx, w.tenant, payg.SuspenseOpen)
+		p, err := rd.ListSuspense(ctx, w.tenant, payg.SuspenseOpen, core.PageRequest{})
+		open = p.Items
 		return err
 	})
 	if len(open) != 0 {
 		t.Errorf("open suspense items after resolving both: %+v", open)
 	}
 	w.checkLedger(t, w.contract.ID, 15000)
+}
+
+// testListContracts: pages in a stable order, filters by status (derived
+// late and defaulted included) and by days in arrears in the tenant's zone.
+func testListContracts(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	// Nairobi is UTC+3: the suite's epoch, 09:26 UTC, is 12:26 local.
+	var ids []string
+	for i := range 5 {
+		d, err := w.svc.CreateDevice(ctx, w.tenant, payg.DeviceInput{Serial: fmt.Sprintf("LIST-%d", i), Scheme: payg.SchemeNone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := w.newContract(t, fmt.Sprintf("AC7%05d", i), d.ID, 0)
+		ids = append(ids, c.ID)
+		w.clock.Advance(time.Second)
+	}
+	// Contract i pays i days of credit now.
+	for i := 1; i < len(ids); i++ {
+		if _, err := w.svc.ApplyNotice(ctx, w.tenant, notice(fmt.Sprintf("LIST%d", i), fmt.Sprintf("AC7%05d", i), int64(i)*testPricePerDay)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := func(f payg.ContractFilter, limit int) []string {
+		var got []string
+		req := core.PageRequest{Limit: limit}
+		for range 20 {
+			p, err := w.svc.ListContracts(ctx, w.tenant, f, req)
+			if err != nil {
+				t.Fatalf("ListContracts(%+v): %v", f, err)
+			}
+			if len(p.Items) > limit {
+				t.Fatalf("page of %d items for limit %d", len(p.Items), limit)
+			}
+			for _, c := range p.Items {
+				got = append(got, c.AccountNumber)
+			}
+			if p.NextCursor == "" {
+				return got
+			}
+			req.Cursor = p.NextCursor
+		}
+		t.Fatal("paging did not end")
+		return nil
+	}
+	if got := all(payg.ContractFilter{}, 2); len(got) != 6 || got[0] != "AC100234" || got[1] != "AC700000" || got[5] != "AC700004" {
+		t.Errorf("all contracts by pages of 2: %v", got)
+	}
+	if got := all(payg.ContractFilter{Status: lease.StatusPendingDeposit}, 10); !slices.Equal(got, []string{"AC100234", "AC700000"}) {
+		t.Errorf("pending: %v", got)
+	}
+	// Ten days later (grace 3, default 30): contract i is 10-i days in
+	// arrears counted in Nairobi days; 1 → 9, 4 → 6.
+	w.clock.Advance(10 * 24 * time.Hour)
+	if got := all(payg.ContractFilter{DaysInArrearsAtLeast: 8}, 1); !slices.Equal(got, []string{"AC700001", "AC700002"}) {
+		t.Errorf("days in arrears >= 8: %v", got)
+	}
+	if got := all(payg.ContractFilter{Status: lease.StatusLate}, 1); len(got) != 4 {
+		t.Errorf("late: %v, want all four paying contracts", got)
+	}
+	if got := all(payg.ContractFilter{Status: lease.StatusActive}, 3); len(got) != 0 {
+		t.Errorf("active (not late): %v", got)
+	}
+	if _, err := w.svc.ListContracts(ctx, w.tenant, payg.ContractFilter{Status: "sleepy"}, core.PageRequest{}); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("unknown status: %v", err)
+	}
+	if _, err := w.svc.ListContracts(ctx, w.tenant, payg.ContractFilter{}, core.PageRequest{Cursor: "garbage!"}); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("bad cursor: %v", err)
+	}
+	// Another tenant's list is empty.
+	p, err := w.svc.ListContracts(ctx, core.DefaultTenantID, payg.ContractFilter{}, core.PageRequest{})
+	if err != nil || len(p.Items) != 0 {
+		t.Errorf("default tenant sees %d contracts (%v)", len(p.Items), err)
+	}
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PaidOff", func(t *testing.T) { testPaidOff(t, h) })
 	t.Run("ReverseAndResolve", func(t *testing.T) { testReverseAndResolve(t, h) })
 	t.Run("LedgerProperty", func(t *testing.T) { testLedgerProperty(t, h) })
+	t.Run("ListContracts", func(t *testing.T) { testListContracts(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.

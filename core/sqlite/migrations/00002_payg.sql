@@ -14,6 +14,7 @@ CREATE TABLE customers (
 ) STRICT;
 CREATE UNIQUE INDEX customers_external_id ON customers (tenant_id, external_id) WHERE external_id <> '';
 CREATE INDEX customers_phone_hash ON customers (tenant_id, phone_hash);
+CREATE INDEX customers_page ON customers (tenant_id, created_at, id);
 
 CREATE TABLE devices (
     id            TEXT PRIMARY KEY,
@@ -33,6 +34,7 @@ CREATE TABLE devices (
 ) STRICT;
 CREATE UNIQUE INDEX devices_serial ON devices (tenant_id, serial);
 CREATE UNIQUE INDEX devices_external_id ON devices (tenant_id, external_id) WHERE external_id <> '';
+CREATE INDEX devices_page ON devices (tenant_id, created_at, id);
 
 CREATE TABLE contracts (
     id             TEXT PRIMARY KEY,
@@ -43,6 +45,7 @@ CREATE TABLE contracts (
     plan           TEXT NOT NULL,
     state          TEXT NOT NULL,
     status         TEXT NOT NULL,
+    paid_through   TEXT,
     currency       TEXT NOT NULL,
     version        INTEGER NOT NULL,
     created_at     TEXT NOT NULL,
@@ -51,6 +54,9 @@ CREATE TABLE contracts (
 CREATE UNIQUE INDEX contracts_account ON contracts (tenant_id, account_number);
 CREATE UNIQUE INDEX contracts_external_id ON contracts (tenant_id, external_id) WHERE external_id <> '';
 CREATE INDEX contracts_customer ON contracts (customer_id);
+CREATE INDEX contracts_arrears ON contracts (tenant_id, status, paid_through);
+CREATE INDEX contracts_page ON contracts (tenant_id, created_at, id);
+CREATE INDEX contracts_updated ON contracts (tenant_id, updated_at, id);
 
 CREATE TABLE contract_devices (
     contract_id TEXT NOT NULL REFERENCES contracts(id),
@@ -80,6 +86,7 @@ CREATE TABLE payments (
 ) STRICT;
 CREATE UNIQUE INDEX payments_dedupe ON payments (instance, provider_tx_id);
 CREATE INDEX payments_contract ON payments (contract_id);
+CREATE INDEX payments_page ON payments (tenant_id, received_at, id);
 
 CREATE TABLE ledger_lines (
     contract_id TEXT NOT NULL REFERENCES contracts(id),
@@ -123,7 +130,7 @@ CREATE TABLE suspense_items (
     created_at  TEXT NOT NULL,
     resolved_at TEXT
 ) STRICT;
-CREATE INDEX suspense_items_status ON suspense_items (tenant_id, status, id);
+CREATE INDEX suspense_items_page ON suspense_items (tenant_id, created_at, id);
 
 CREATE TABLE events (
     id          TEXT PRIMARY KEY,
@@ -135,7 +142,7 @@ CREATE TABLE events (
     created_at  TEXT NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX events_contract_seq ON events (contract_id, seq) WHERE contract_id IS NOT NULL;
-CREATE INDEX events_tenant ON events (tenant_id, id);
+CREATE INDEX events_page ON events (tenant_id, created_at, id);
 
 -- +goose Down
 DROP TABLE events;
