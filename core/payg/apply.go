@@ -294,9 +294,14 @@ func (s *Service) emit(ctx context.Context, tx Tx, tenant, contractID, typ strin
 	if err != nil {
 		return fmt.Errorf("event %s: %w", typ, err)
 	}
-	_, err = tx.InsertEvent(ctx, Event{ID: newID(prefixEvent), TenantID: tenant, Type: typ, ContractID: contractID, Data: b, CreatedAt: now})
+	e, err := tx.InsertEvent(ctx, Event{ID: newID(prefixEvent), TenantID: tenant, Type: typ, ContractID: contractID, Data: b, CreatedAt: now})
 	if err != nil {
 		return fmt.Errorf("store event %s: %w", typ, err)
+	}
+	for _, sub := range s.subs {
+		if err := sub.OnEvent(ctx, tx, e); err != nil {
+			return fmt.Errorf("event %s subscriber: %w", typ, err)
+		}
 	}
 	return nil
 }

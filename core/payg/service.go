@@ -22,6 +22,7 @@ type Service struct {
 	clock   core.Clock
 	box     *secretbox.Box
 	engines map[TokenScheme]TokenEngine
+	subs    []EventSubscriber
 	log     *slog.Logger
 }
 
@@ -34,12 +35,22 @@ type Options struct {
 	Box *secretbox.Box
 	// Engines issue tokens, one per scheme the gateway supports.
 	Engines map[TokenScheme]TokenEngine
-	Logger  *slog.Logger
+	// Subscribers see every event inside the transaction that writes it,
+	// to enqueue their durable jobs (webhook deliveries, messages).
+	Subscribers []EventSubscriber
+	Logger      *slog.Logger
+}
+
+// EventSubscriber is told of each event in the transaction that produced
+// it, so the jobs it enqueues exist if and only if the event commits. It
+// must only write through tx, and must not talk to the outside.
+type EventSubscriber interface {
+	OnEvent(ctx context.Context, tx Tx, e Event) error
 }
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	return &Service{store: o.Store, tenants: o.Tenants, clock: o.Clock, box: o.Box, engines: o.Engines, log: o.Logger}
+	return &Service{store: o.Store, tenants: o.Tenants, clock: o.Clock, box: o.Box, engines: o.Engines, subs: o.Subscribers, log: o.Logger}
 }
 
 // maxAttempts bounds retries of a transaction that lost a race.
