@@ -13,6 +13,7 @@ const (
 	prefixCustomer = "cus_"
 	prefixDevice   = "dev_"
 	prefixContract = "con_"
+	prefixPlan     = "pln_"
 	prefixPayment  = "pay_"
 	prefixSuspense = "sus_"
 	prefixToken    = "tok_"

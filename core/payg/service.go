@@ -196,12 +196,39 @@ func (s *Service) CreateDevice(ctx context.Context, tenant string, in DeviceInpu
 	return d, err
 }
 
-// ContractInput is a new contract.
+// PlanInput is a new catalogue plan.
+type PlanInput struct {
+	ExternalID string
+	Name       string
+	Terms      lease.Plan
+}
+
+// CreatePlan validates and stores a catalogue plan.
+func (s *Service) CreatePlan(ctx context.Context, tenant string, in PlanInput) (Plan, error) {
+	if strings.TrimSpace(in.Name) == "" {
+		return Plan{}, core.Errorf(core.EINVALID, "plan name: required")
+	}
+	if err := in.Terms.Validate(); err != nil {
+		return Plan{}, err
+	}
+	now := s.clock.Now()
+	p := Plan{ID: newID(prefixPlan), TenantID: tenant, ExternalID: in.ExternalID, Name: strings.TrimSpace(in.Name),
+		Terms: in.Terms, CreatedAt: now, UpdatedAt: now}
+	err := s.inTx(ctx, func(tx Tx) error { return tx.InsertPlan(ctx, p) })
+	if core.ErrorCode(err) == core.ECONFLICT {
+		return Plan{}, core.Errorf(core.ECONFLICT, "a plan with external_id %q exists", in.ExternalID)
+	}
+	return p, err
+}
+
+// ContractInput is a new contract. It takes its terms from the catalogue
+// plan PlanID, or from Plan when PlanID is empty.
 type ContractInput struct {
 	ExternalID    string
 	AccountNumber string
 	CustomerID    string
 	DeviceIDs     []string
+	PlanID        string
 	Plan          lease.Plan
 }
 
@@ -212,8 +239,10 @@ func (s *Service) CreateContract(ctx context.Context, tenant string, in Contract
 	if !accountPattern.MatchString(in.AccountNumber) {
 		return Contract{}, core.Errorf(core.EINVALID, "contract account_number %q: want 1-32 letters, digits, '.', '_' or '-'", in.AccountNumber)
 	}
-	if err := in.Plan.Validate(); err != nil {
-		return Contract{}, err
+	if in.PlanID == "" {
+		if err := in.Plan.Validate(); err != nil {
+			return Contract{}, err
+		}
 	}
 	if len(in.DeviceIDs) == 0 {
 		return Contract{}, core.Errorf(core.EINVALID, "contract device_ids: at least one device")
@@ -222,10 +251,17 @@ func (s *Service) CreateContract(ctx context.Context, tenant string, in Contract
 	c := Contract{
 		ID: newID(prefixContract), TenantID: tenant, ExternalID: in.ExternalID,
 		AccountNumber: normalizeAccount(in.AccountNumber), CustomerID: in.CustomerID,
-		DeviceIDs: in.DeviceIDs, Plan: in.Plan, State: lease.NewState(in.Plan),
-		Version: 1, CreatedAt: now, UpdatedAt: now,
+		DeviceIDs: in.DeviceIDs, PlanID: in.PlanID, Plan: in.Plan, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	err := s.inTx(ctx, func(tx Tx) error {
+		if in.PlanID != "" {
+			p, err := tx.Plan(ctx, tenant, in.PlanID)
+			if err != nil {
+				return fmt.Errorf("contract plan_id %q: %w", in.PlanID, err)
+			}
+			c.Plan = p.Terms
+		}
+		c.State = lease.NewState(c.Plan)
 		if _, err := tx.Customer(ctx, tenant, in.CustomerID); err != nil {
 			return fmt.Errorf("contract customer_id %q: %w", in.CustomerID, err)
 		}

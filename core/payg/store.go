@@ -26,6 +26,9 @@ type Store interface {
 type Reader interface {
 	Customer(ctx context.Context, tenant, id string) (Customer, error)
 	CustomerByExternalID(ctx context.Context, tenant, externalID string) (Customer, error)
+	DeviceByExternalID(ctx context.Context, tenant, externalID string) (Device, error)
+	ContractByExternalID(ctx context.Context, tenant, externalID string) (Contract, error)
+	Plan(ctx context.Context, tenant, id string) (Plan, error)
 	Device(ctx context.Context, tenant, id string) (Device, error)
 	DeviceBySerial(ctx context.Context, tenant, serial string) (Device, error)
 	Contract(ctx context.Context, tenant, id string) (Contract, error)
@@ -48,6 +51,7 @@ type Reader interface {
 	// time).
 	ListCustomers(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Customer], error)
 	ListDevices(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Device], error)
+	ListPlans(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Plan], error)
 	ListContracts(ctx context.Context, tenant string, q ContractQuery, page core.PageRequest) (core.Page[Contract], error)
 	ListPayments(ctx context.Context, tenant string, q PaymentQuery, page core.PageRequest) (core.Page[Payment], error)
 	// ListSuspense lists suspense items, all when status is "".
@@ -89,6 +93,7 @@ type Tx interface {
 	Reader
 	InsertCustomer(ctx context.Context, c Customer) error
 	InsertDevice(ctx context.Context, d Device) error
+	InsertPlan(ctx context.Context, p Plan) error
 	InsertContract(ctx context.Context, c Contract) error
 	// InsertPayment fails with ECONFLICT when (Instance, ProviderTxID) is
 	// taken.

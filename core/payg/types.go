@@ -73,6 +73,18 @@ type Device struct {
 	UpdatedAt time.Time
 }
 
+// Plan is a catalogue price plan. A contract takes a snapshot of it, so
+// later changes never alter a running contract.
+type Plan struct {
+	ID         string
+	TenantID   string
+	ExternalID string
+	Name       string
+	Terms      lease.Plan
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
 // Contract is a lease: one customer, one or more devices, a snapshot of
 // its plan, and the balances that are a fold of its ledger.
 type Contract struct {
@@ -83,8 +95,11 @@ type Contract struct {
 	AccountNumber string
 	CustomerID    string
 	DeviceIDs     []string
-	Plan          lease.Plan
-	State         lease.State
+	// PlanID is the catalogue plan the contract was made from, if any;
+	// Plan is the snapshot that governs it.
+	PlanID string
+	Plan   lease.Plan
+	State  lease.State
 	// Version counts changes to the contract row; it guards concurrent
 	// writers (optimistic check on top of the row lock).
 	Version   int64

@@ -73,6 +73,11 @@ func (t *txn) ListDevices(ctx context.Context, tenant string, req core.PageReque
 		func(d payg.Device) core.Cursor { return core.Cursor{CreatedAt: d.CreatedAt, ID: d.ID} })
 }
 
+func (t *txn) ListPlans(ctx context.Context, tenant string, req core.PageRequest) (core.Page[payg.Plan], error) {
+	return page(ctx, t, planCols, "plans", "created_at", tenantQuery(tenant), req, scanPlan,
+		func(p payg.Plan) core.Cursor { return core.Cursor{CreatedAt: p.CreatedAt, ID: p.ID} })
+}
+
 func (t *txn) ListContracts(ctx context.Context, tenant string, f payg.ContractQuery, req core.PageRequest) (core.Page[payg.Contract], error) {
 	q := tenantQuery(tenant)
 	if len(f.Statuses) > 0 {

@@ -73,6 +73,11 @@ func (t *txn) InsertDevice(ctx context.Context, d payg.Device) error {
 	return err
 }
 
+func (t *txn) DeviceByExternalID(ctx context.Context, tenant, ext string) (payg.Device, error) {
+	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND external_id = ? AND external_id <> ''`, tenant, ext))
+	return d, t.one(err, "device with external_id", ext)
+}
+
 func (t *txn) Device(ctx context.Context, tenant, id string) (payg.Device, error) {
 	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`, tenant, id))
 	return d, t.one(err, "device", id)
@@ -108,17 +113,50 @@ func (t *txn) affected(res sql.Result, err error, what, id string) error {
 	return nil
 }
 
+// ---- plans
+
+const planCols = `id, tenant_id, external_id, name, plan, created_at, updated_at`
+
+func scanPlan(r scanner) (payg.Plan, error) {
+	var p payg.Plan
+	var terms []byte
+	if err := r.Scan(&p.ID, &p.TenantID, &p.ExternalID, &p.Name, scanBytes{&terms}, scanTime{&p.CreatedAt}, scanTime{&p.UpdatedAt}); err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(terms, &p.Terms); err != nil {
+		return p, fmt.Errorf("plan %s: %w", p.ID, err)
+	}
+	return p, nil
+}
+
+func (t *txn) InsertPlan(ctx context.Context, p payg.Plan) error {
+	terms, err := json.Marshal(p.Terms)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO plans (`+planCols+`) VALUES (?,?,?,?,?,?,?)`,
+		p.ID, p.TenantID, p.ExternalID, p.Name, string(terms), t.d.Time(p.CreatedAt), t.d.Time(p.UpdatedAt))
+	return err
+}
+
+func (t *txn) Plan(ctx context.Context, tenant, id string) (payg.Plan, error) {
+	p, err := scanPlan(t.queryRow(ctx, `SELECT `+planCols+` FROM plans WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return p, t.one(err, "plan", id)
+}
+
 // ---- contracts
 
-const contractCols = `id, tenant_id, external_id, account_number, customer_id, plan, state, version, created_at, updated_at`
+const contractCols = `id, tenant_id, external_id, account_number, customer_id, plan_id, plan, state, version, created_at, updated_at`
 
 func scanContract(r scanner) (payg.Contract, error) {
 	var c payg.Contract
 	var plan, state []byte
-	if err := r.Scan(&c.ID, &c.TenantID, &c.ExternalID, &c.AccountNumber, &c.CustomerID, scanBytes{&plan}, scanBytes{&state},
+	var planID sql.NullString
+	if err := r.Scan(&c.ID, &c.TenantID, &c.ExternalID, &c.AccountNumber, &c.CustomerID, &planID, scanBytes{&plan}, scanBytes{&state},
 		&c.Version, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}); err != nil {
 		return c, err
 	}
+	c.PlanID = planID.String
 	if err := json.Unmarshal(plan, &c.Plan); err != nil {
 		return c, fmt.Errorf("contract %s plan: %w", c.ID, err)
 	}
@@ -157,8 +195,8 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency, paid_through) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.TenantID, c.ExternalID, c.AccountNumber, c.CustomerID, string(plan), string(state), c.Version,
+	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency, paid_through) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.TenantID, c.ExternalID, c.AccountNumber, c.CustomerID, nullString(c.PlanID), string(plan), string(state), c.Version,
 		t.d.Time(c.CreatedAt), t.d.Time(c.UpdatedAt), string(c.State.Status), string(c.Plan.Currency),
 		t.nullTime(c.State.PaidThrough())); err != nil {
 		return err
@@ -174,6 +212,11 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 func (t *txn) Contract(ctx context.Context, tenant, id string) (payg.Contract, error) {
 	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND id = ?`, tenant, id))
 	return t.withDevices(ctx, c, err, "contract", id)
+}
+
+func (t *txn) ContractByExternalID(ctx context.Context, tenant, ext string) (payg.Contract, error) {
+	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND external_id = ? AND external_id <> ''`, tenant, ext))
+	return t.withDevices(ctx, c, err, "contract with external_id", ext)
 }
 
 func (t *txn) ContractByAccount(ctx context.Context, tenant, account string) (payg.Contract, error) {

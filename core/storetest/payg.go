@@ -179,6 +179,39 @@ func testPAYGEntities(t *testing.T, h Harness) {
 	if _, err := w.svc.CreateContract(ctx, core.DefaultTenantID, payg.ContractInput{AccountNumber: "X1", CustomerID: w.customer.ID, DeviceIDs: []string{w.device.ID}, Plan: w.contract.Plan}); core.ErrorCode(err) != core.ENOTFOUND {
 		t.Errorf("contract over another tenant's customer: %v, want not found", err)
 	}
+
+	// A catalogue plan is snapshotted onto the contracts made from it.
+	plan, err := w.svc.CreatePlan(ctx, w.tenant, payg.PlanInput{ExternalID: "shs-80w", Name: "SHS 80 W, 18 months", Terms: lease.Plan{
+		Kind: lease.KindInstalmentsByCount, Currency: "KES", Deposit: 200000, TotalPrice: 2000000,
+		Frequency: lease.PeriodMonth, InstalmentCount: 18, GraceDays: 7, DefaultDays: 60,
+	}})
+	if err != nil {
+		t.Fatalf("CreatePlan: %v", err)
+	}
+	c, err := w.svc.CreateContract(ctx, w.tenant, payg.ContractInput{AccountNumber: "AC300001", CustomerID: w.customer.ID, DeviceIDs: []string{w.device.ID}, PlanID: plan.ID})
+	if err != nil {
+		t.Fatalf("contract from a plan: %v", err)
+	}
+	w.view(t, func(r payg.Reader) error {
+		got, err := r.Contract(ctx, w.tenant, c.ID)
+		if err != nil {
+			return err
+		}
+		if got.PlanID != plan.ID || got.Plan.InstalmentCount != 18 || got.Plan.Deposit != 200000 || got.State.Currency != "KES" {
+			t.Errorf("contract from plan: plan_id %q terms %+v", got.PlanID, got.Plan)
+		}
+		plans, err := r.ListPlans(ctx, w.tenant, core.PageRequest{})
+		if err != nil || len(plans.Items) != 1 || plans.Items[0].Terms.Frequency != lease.PeriodMonth {
+			t.Errorf("ListPlans: %+v, %v", plans, err)
+		}
+		return nil
+	})
+	if _, err := w.svc.CreateContract(ctx, core.DefaultTenantID, payg.ContractInput{AccountNumber: "X2", CustomerID: w.customer.ID, DeviceIDs: []string{w.device.ID}, PlanID: plan.ID}); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("another tenant's plan: %v, want not found", err)
+	}
+	if _, err := w.svc.CreatePlan(ctx, w.tenant, payg.PlanInput{Name: "bad", Terms: lease.Plan{Kind: lease.KindPAYGCredit, Currency: "KES"}}); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("invalid plan terms: %v, want invalid", err)
+	}
 }
 
 func testApplyPayment(t *testing.T, h Harness) {

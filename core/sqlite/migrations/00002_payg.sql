@@ -36,12 +36,25 @@ CREATE UNIQUE INDEX devices_serial ON devices (tenant_id, serial);
 CREATE UNIQUE INDEX devices_external_id ON devices (tenant_id, external_id) WHERE external_id <> '';
 CREATE INDEX devices_page ON devices (tenant_id, created_at, id);
 
+CREATE TABLE plans (
+    id          TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    external_id TEXT NOT NULL DEFAULT '',
+    name        TEXT NOT NULL,
+    plan        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX plans_external_id ON plans (tenant_id, external_id) WHERE external_id <> '';
+CREATE INDEX plans_page ON plans (tenant_id, created_at, id);
+
 CREATE TABLE contracts (
     id             TEXT PRIMARY KEY,
     tenant_id      TEXT NOT NULL REFERENCES tenants(id),
     external_id    TEXT NOT NULL DEFAULT '',
     account_number TEXT NOT NULL,
     customer_id    TEXT NOT NULL REFERENCES customers(id),
+    plan_id        TEXT REFERENCES plans(id),
     plan           TEXT NOT NULL,
     state          TEXT NOT NULL,
     status         TEXT NOT NULL,
@@ -152,5 +165,6 @@ DROP TABLE ledger_lines;
 DROP TABLE payments;
 DROP TABLE contract_devices;
 DROP TABLE contracts;
+DROP TABLE plans;
 DROP TABLE devices;
 DROP TABLE customers;
