@@ -34,6 +34,11 @@ type Outcome struct {
 // transaction. The caller acknowledges the provider only after it returns
 // nil. A payment that cannot be applied is kept in suspense, never lost.
 func (s *Service) ApplyNotice(ctx context.Context, tenant string, n core.PaymentNotice) (Outcome, error) {
+	if n.ProviderTxID == "" && n.RequestID != "" && n.Status != core.NoticeSucceeded {
+		// A failed or pending attempt the gateway started has no receipt
+		// yet; it is known by the gateway's request id.
+		n.ProviderTxID = "request:" + n.RequestID
+	}
 	if err := validateNotice(n); err != nil {
 		return Outcome{}, err
 	}
@@ -155,55 +160,91 @@ func (s *Service) savePayment(ctx context.Context, tx Tx, p Payment, update bool
 	return err
 }
 
-// match finds the contract a payment is for: account number, then device
-// serial, then the payer's phone. It locks the contract it returns. A
-// reason is returned when there is none (or more than one) to apply it to.
+// match finds and locks the contract a payment is for (see find). A reason
+// is returned when there is none, or more than one, to apply it to.
 func (s *Service) match(ctx context.Context, tx Tx, tenant string, p Payment) (Contract, SuspenseReason, string, error) {
-	ref := normalizeAccount(p.AccountRef)
-	if ref != "" {
-		c, err := tx.ContractByAccount(ctx, tenant, ref)
+	id, reason, detail, err := find(ctx, tx, tenant, p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash)
+	if err != nil || reason != "" {
+		return Contract{}, reason, detail, err
+	}
+	c, err := tx.LockContract(ctx, tenant, id)
+	return c, "", "", err
+}
+
+// find returns the id of the contract a payment is for: by account number,
+// then device serial, then the payer's phone (its hash, or the number).
+func find(ctx context.Context, r Reader, tenant, accountRef, msisdn, msisdnHash string) (string, SuspenseReason, string, error) {
+	if ref := normalizeAccount(accountRef); ref != "" {
+		c, err := r.ContractByAccount(ctx, tenant, ref)
 		if err == nil {
-			c, err = tx.LockContract(ctx, tenant, c.ID)
-			return c, "", "", err
+			return c.ID, "", "", nil
 		}
 		if core.ErrorCode(err) != core.ENOTFOUND {
-			return Contract{}, "", "", err
+			return "", "", "", err
 		}
-		d, err := tx.DeviceBySerial(ctx, tenant, strings.TrimSpace(p.AccountRef))
+		d, err := r.DeviceBySerial(ctx, tenant, strings.TrimSpace(accountRef))
 		if err == nil {
-			cs, err := tx.ContractsByDevice(ctx, tenant, d.ID)
+			cs, err := r.ContractsByDevice(ctx, tenant, d.ID)
 			if err != nil {
-				return Contract{}, "", "", err
+				return "", "", "", err
 			}
 			if open := openContracts(cs); len(open) == 1 {
-				c, err := tx.LockContract(ctx, tenant, open[0].ID)
-				return c, "", "", err
+				return open[0].ID, "", "", nil
 			}
 		} else if core.ErrorCode(err) != core.ENOTFOUND {
-			return Contract{}, "", "", err
+			return "", "", "", err
 		}
 	}
-	hash := p.PayerMSISDNHash
-	if hash == "" && p.PayerMSISDN != "" {
-		if e164, err := NormalizePhone(p.PayerMSISDN, ""); err == nil {
+	hash := strings.ToLower(msisdnHash)
+	if hash == "" && msisdn != "" {
+		if e164, err := NormalizePhone(msisdn, ""); err == nil {
 			hash = PhoneHash(e164)
 		}
 	}
 	if hash != "" {
-		cs, err := tx.ContractsByPhoneHash(ctx, tenant, hash)
+		cs, err := r.ContractsByPhoneHash(ctx, tenant, hash)
 		if err != nil {
-			return Contract{}, "", "", err
+			return "", "", "", err
 		}
 		switch open := openContracts(cs); len(open) {
 		case 0:
 		case 1:
-			c, err := tx.LockContract(ctx, tenant, open[0].ID)
-			return c, "", "", err
+			return open[0].ID, "", "", nil
 		default:
-			return Contract{}, SuspenseAmbiguous, fmt.Sprintf("reference %q unknown; the payer's phone has %d open contracts", p.AccountRef, len(open)), nil
+			return "", SuspenseAmbiguous, fmt.Sprintf("reference %q unknown; the payer's phone has %d open contracts", accountRef, len(open)), nil
 		}
 	}
-	return Contract{}, SuspenseUnknownAccount, fmt.Sprintf("no contract or device matches reference %q or the payer's phone", p.AccountRef), nil
+	return "", SuspenseUnknownAccount, fmt.Sprintf("no contract or device matches reference %q or the payer's phone", accountRef), nil
+}
+
+// CheckAccount answers a provider's question before a payment is made (an
+// M-Pesa C2B validation): would a payment of amount with this reference
+// and payer be applied? It returns the contract, or the suspense reason the
+// payment would get. Nothing is written.
+func (s *Service) CheckAccount(ctx context.Context, tenant, accountRef, msisdn, msisdnHash string, amount core.Money) (Contract, SuspenseReason, string, error) {
+	var c Contract
+	var reason SuspenseReason
+	var detail string
+	err := s.store.View(ctx, func(r Reader) error {
+		id, rs, d, err := find(ctx, r, tenant, accountRef, msisdn, msisdnHash)
+		if err != nil || rs != "" {
+			reason, detail = rs, d
+			return err
+		}
+		if c, err = r.Contract(ctx, tenant, id); err != nil {
+			return err
+		}
+		switch {
+		case c.State.Status.IsClosed():
+			reason, detail = SuspenseContractClosed, fmt.Sprintf("contract %s is %s", c.AccountNumber, c.State.Status)
+		case amount.Currency != c.State.Currency:
+			reason, detail = SuspenseCurrencyMismatch, fmt.Sprintf("payment in %s, contract in %s", amount.Currency, c.State.Currency)
+		case amount.Amount < c.Plan.MinimumPayment:
+			reason, detail = SuspenseBelowMinimum, fmt.Sprintf("minimum payment is %d", c.Plan.MinimumPayment)
+		}
+		return nil
+	})
+	return c, reason, detail, err
 }
 
 func openContracts(cs []Contract) []Contract {

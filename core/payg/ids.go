@@ -10,14 +10,15 @@ import (
 
 // Id prefixes say what an id names, in logs and support tickets alike.
 const (
-	prefixCustomer = "cus_"
-	prefixDevice   = "dev_"
-	prefixContract = "con_"
-	prefixPlan     = "pln_"
-	prefixPayment  = "pay_"
-	prefixSuspense = "sus_"
-	prefixToken    = "tok_"
-	prefixEvent    = "evt_"
+	prefixCustomer   = "cus_"
+	prefixDevice     = "dev_"
+	prefixContract   = "con_"
+	prefixPlan       = "pln_"
+	prefixPayment    = "pay_"
+	prefixSuspense   = "sus_"
+	prefixToken      = "tok_"
+	prefixEvent      = "evt_"
+	prefixQuarantine = "qua_"
 )
 
 // newID returns prefix + a UUIDv7 in hex: unique, and ordered by creation

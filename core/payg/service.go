@@ -283,3 +283,16 @@ func (s *Service) CreateContract(ctx context.Context, tenant string, in Contract
 func normalizeAccount(s string) string {
 	return strings.ToUpper(strings.Join(strings.Fields(s), ""))
 }
+
+// Quarantine keeps a genuine callback that could not be read.
+func (s *Service) Quarantine(ctx context.Context, q Quarantined) (Quarantined, error) {
+	q.ID, q.Status = newID(prefixQuarantine), "open"
+	if q.ReceivedAt.IsZero() {
+		q.ReceivedAt = s.clock.Now()
+	}
+	err := s.inTx(ctx, func(tx Tx) error { return tx.InsertQuarantine(ctx, q) })
+	if err != nil {
+		return Quarantined{}, fmt.Errorf("payg: quarantine %s callback: %w", q.Instance, err)
+	}
+	return q, nil
+}

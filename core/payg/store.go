@@ -57,6 +57,7 @@ type Reader interface {
 	// ListSuspense lists suspense items, all when status is "".
 	ListSuspense(ctx context.Context, tenant string, status SuspenseStatus, page core.PageRequest) (core.Page[SuspenseItem], error)
 	ListEvents(ctx context.Context, tenant string, q EventQuery, page core.PageRequest) (core.Page[Event], error)
+	ListQuarantine(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Quarantined], error)
 }
 
 // ContractQuery filters a contract list at the store; zero fields do not
@@ -113,6 +114,7 @@ type Tx interface {
 	// InsertEvent stores e, assigning Seq for its contract; it returns e
 	// with Seq set.
 	InsertEvent(ctx context.Context, e Event) (Event, error)
+	InsertQuarantine(ctx context.Context, q Quarantined) error
 }
 
 // LedgerLine is a lease.Line as stored: which contract, which payment, and

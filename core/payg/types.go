@@ -243,3 +243,27 @@ const (
 	EventTokenIssued           = "token.issued"
 	EventTokenFailed           = "token.failed"
 )
+
+// Quarantined is a provider callback that passed verification but could not
+// be read (no amount, no status, no id): nothing was applied from it, the
+// provider was answered as it expects, and it waits here, raw body and all,
+// for an operator.
+type Quarantined struct {
+	ID       string
+	TenantID string
+	Instance string
+	Kind     string
+	Reason   string
+	// What could be read of the payment it is about.
+	RequestID    string
+	ProviderRef  string
+	ProviderTxID string
+	Method       string
+	RemoteAddr   string
+	// Headers are the request's headers less credentials.
+	Headers    map[string][]string
+	Body       []byte
+	Status     string // open or resolved
+	ReceivedAt time.Time
+	ResolvedAt time.Time
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 
 	"github.com/payg-gateway/gateway/core"
@@ -163,4 +164,32 @@ func (t *txn) ListEvents(ctx context.Context, tenant string, f payg.EventQuery, 
 	}
 	return page(ctx, t, eventCols, "events", "created_at", q, req, scanEvent,
 		func(e payg.Event) core.Cursor { return core.Cursor{CreatedAt: e.CreatedAt, ID: e.ID} })
+}
+
+const quarantineCols = `id, tenant_id, instance, kind, reason, request_id, provider_ref, provider_tx_id, method, remote_addr, headers, body, status, received_at, resolved_at`
+
+func scanQuarantine(r scanner) (payg.Quarantined, error) {
+	var q payg.Quarantined
+	var headers []byte
+	if err := r.Scan(&q.ID, &q.TenantID, &q.Instance, &q.Kind, &q.Reason, &q.RequestID, &q.ProviderRef, &q.ProviderTxID,
+		&q.Method, &q.RemoteAddr, scanBytes{&headers}, scanBytes{&q.Body}, &q.Status, scanTime{&q.ReceivedAt}, scanTime{&q.ResolvedAt}); err != nil {
+		return q, err
+	}
+	return q, json.Unmarshal(headers, &q.Headers)
+}
+
+func (t *txn) InsertQuarantine(ctx context.Context, q payg.Quarantined) error {
+	headers, err := json.Marshal(q.Headers)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO quarantine (`+quarantineCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		q.ID, q.TenantID, q.Instance, q.Kind, q.Reason, q.RequestID, q.ProviderRef, q.ProviderTxID, q.Method, q.RemoteAddr,
+		string(headers), q.Body, q.Status, t.d.Time(q.ReceivedAt), t.nullTime(q.ResolvedAt))
+	return err
+}
+
+func (t *txn) ListQuarantine(ctx context.Context, tenant string, req core.PageRequest) (core.Page[payg.Quarantined], error) {
+	return page(ctx, t, quarantineCols, "quarantine", "received_at", tenantQuery(tenant), req, scanQuarantine,
+		func(q payg.Quarantined) core.Cursor { return core.Cursor{CreatedAt: q.ReceivedAt, ID: q.ID} })
 }
