@@ -28,8 +28,15 @@ type Config struct {
 	Store Secret `yaml:"store"`
 	// AutoMigrate applies pending schema migrations when serve starts.
 	AutoMigrate bool `yaml:"auto_migrate"`
-	Log         Log  `yaml:"log"`
-	HTTP        HTTP `yaml:"http"`
+	// MasterKey (64 hex characters) encrypts device secret keys at rest.
+	// Give it as a reference (env:NAME, file:/path). When empty, a gateway
+	// on SQLite creates one in a file beside the database on first start
+	// (back it up with the database); a gateway on PostgreSQL must be given
+	// one, since its replicas must share it.
+	MasterKey Secret `yaml:"master_key"`
+	Log       Log    `yaml:"log"`
+	HTTP      HTTP   `yaml:"http"`
+	API       API    `yaml:"api"`
 }
 
 // Log configures the process log (always to standard error).
@@ -61,6 +68,16 @@ type HTTP struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
+// API configures the /v1 REST API.
+type API struct {
+	// RateLimitPerSecond is the sustained requests per second each API key
+	// may make; 0 turns the limit off.
+	RateLimitPerSecond int `yaml:"rate_limit_per_second"`
+	// RateBurst is how many requests a key may make at once after being
+	// idle (its token bucket's size).
+	RateBurst int `yaml:"rate_burst"`
+}
+
 // Default returns the zero-setup configuration: listen on :8080 and keep
 // everything in ./data/gateway.db.
 func Default() Config {
@@ -77,6 +94,7 @@ func Default() Config {
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 		},
+		API: API{RateLimitPerSecond: 20, RateBurst: 40},
 	}
 }
 
@@ -125,6 +143,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
 			bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "not a CIDR such as 10.0.0.0/8: %q", cidr)
 		}
+	}
+	if c.API.RateLimitPerSecond < 0 {
+		bad("api.rate_limit_per_second", "must be 0 (no limit) or positive, got %d", c.API.RateLimitPerSecond)
+	}
+	if c.API.RateLimitPerSecond > 0 && c.API.RateBurst < 1 {
+		bad("api.rate_burst", "must be at least 1 while api.rate_limit_per_second is on, got %d", c.API.RateBurst)
 	}
 	sortFieldErrors(errs)
 	return errors.Join(errs...)

@@ -6,6 +6,7 @@
 //	gateway migrate [--config FILE]
 //	gateway token openpaygo encode|decode --csv FILE
 //	gateway token nexus encode --csv FILE
+//	gateway apikey create|list|revoke
 //	gateway version
 package main
 
@@ -53,6 +54,7 @@ Usage:
   gateway migrate [--config FILE]                   apply pending database migrations
   gateway token openpaygo encode|decode --csv FILE  OpenPAYGO tokens for (or from) each CSV row
   gateway token nexus encode --csv FILE             Nexus keycodes for each CSV row
+  gateway apikey create|list|revoke                 manage /v1 API keys (gateway apikey help)
   gateway version                                   print the version
 
 Configuration: --config FILE (or GATEWAY_CONFIG), then GATEWAY_* variables.
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, e env) int {
 		err = serveCmd(ctx, rest, e)
 	case "migrate":
 		err = migrateCmd(ctx, rest, e)
+	case "apikey":
+		err = apikeyCmd(ctx, rest, e)
 	case "token":
 		err = tokenCmd(rest, e)
 	case "version":

@@ -87,6 +87,8 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 		ShutdownTimeout:   cfg.HTTP.ShutdownTimeout,
+		RateLimit:         float64(cfg.API.RateLimitPerSecond),
+		RateBurst:         cfg.API.RateBurst,
 	})
 	if err != nil {
 		return err

@@ -101,6 +101,9 @@ func observe(log *slog.Logger, m *metrics) gin.HandlerFunc {
 			slog.String("remote_ip", c.ClientIP()),
 			slog.String("user_agent", c.Request.UserAgent()),
 		}
+		if k, ok := APIKeyFrom(c.Request.Context()); ok {
+			attrs = append(attrs, slog.String("tenant_id", k.TenantID), slog.String("api_key_id", k.ID))
+		}
 		if errs := c.Errors.ByType(gin.ErrorTypeAny); len(errs) > 0 {
 			attrs = append(attrs, slog.String("error", errs.String()))
 		}

@@ -47,6 +47,7 @@ var statusCodes = map[int]string{
 	http.StatusMethodNotAllowed:      "method_not_allowed",
 	http.StatusConflict:              core.ECONFLICT,
 	http.StatusRequestEntityTooLarge: "body_too_large",
+	http.StatusUnsupportedMediaType:  "unsupported_media_type",
 	http.StatusUnprocessableEntity:   core.EINVALID,
 	http.StatusTooManyRequests:       "rate_limited",
 	http.StatusInternalServerError:   core.EINTERNAL,

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/openapi"
 )
 
 // Options are the server's dependencies and limits.
@@ -40,6 +41,16 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// ReadyTimeout bounds the store check behind /readyz (default 2s).
 	ReadyTimeout time.Duration
+
+	// Clock times the rate limiter (default core.SystemClock).
+	Clock core.Clock
+	// RateLimit is the sustained requests per second each API key may make
+	// on /v1, RateBurst the size of its token bucket; 0 disables the limit.
+	RateLimit float64
+	RateBurst int
+	// IdempotencyPurgeInterval is how often Serve deletes expired
+	// idempotency records (default 10m).
+	IdempotencyPurgeInterval time.Duration
 }
 
 // Server serves the gateway's HTTP API.
@@ -48,6 +59,11 @@ type Server struct {
 	log      *slog.Logger
 	engine   *gin.Engine
 	draining atomic.Bool
+
+	spec    *openapi.Spec
+	routes  map[string]*apiRoute // the /v1 routes, by routeKey
+	limiter *keyLimiter          // nil when rate limiting is off
+	docs    []byte               // the rendered /docs page
 }
 
 // New builds the server and its routes.
@@ -61,11 +77,29 @@ func New(opts Options) (*Server, error) {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	if opts.Clock == nil {
+		opts.Clock = core.SystemClock{}
+	}
+	if opts.IdempotencyPurgeInterval <= 0 {
+		opts.IdempotencyPurgeInterval = 10 * time.Minute
+	}
+	if opts.RateLimit < 0 || (opts.RateLimit > 0 && opts.RateBurst < 1) {
+		return nil, errors.New("httpapi: RateLimit must be 0 (off) or positive with RateBurst at least 1")
+	}
 	m, err := newMetrics(opts.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: register metrics: %w", err)
 	}
 	s := &Server{opts: opts, log: opts.Logger}
+	if s.spec, err = openapi.Load(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	if s.docs, err = s.spec.HTML(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
+	if opts.RateLimit > 0 {
+		s.limiter = newKeyLimiter(opts.RateLimit, opts.RateBurst, opts.Clock.Now)
+	}
 
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -83,7 +117,13 @@ func New(opts Options) (*Server, error) {
 		Registry:          opts.Registry,
 		EnableOpenMetrics: true,
 	})))
+	e.GET("/openapi.yaml", s.openAPIDocument)
+	e.GET("/docs", s.docsPage)
 	s.engine = e
+	s.routesV1()
+	if err := s.mapRoutes(); err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
+	}
 	return s, nil
 }
 
@@ -111,6 +151,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		s.purgeIdempotency(janitorCtx)
+	}()
+	defer func() { stopJanitor(); <-janitorDone }() // the store outlives no goroutine of ours
 	s.log.Info("listening", "addr", ln.Addr().String())
 
 	select {
