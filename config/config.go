@@ -34,9 +34,27 @@ type Config struct {
 	// (back it up with the database); a gateway on PostgreSQL must be given
 	// one, since its replicas must share it.
 	MasterKey Secret `yaml:"master_key"`
-	Log       Log    `yaml:"log"`
-	HTTP      HTTP   `yaml:"http"`
-	API       API    `yaml:"api"`
+	// Instances are the configured provider adapters: each names the
+	// adapter it runs (payments.mpesa, payments.mtn_momo, …), the tenant
+	// it serves and its settings, which the adapter validates.
+	Instances []Instance `yaml:"instances"`
+	Log       Log        `yaml:"log"`
+	HTTP      HTTP       `yaml:"http"`
+	API       API        `yaml:"api"`
+}
+
+// Instance is one named adapter instance, e.g. "ke-paybill" running
+// payments.mpesa. Its callbacks arrive at /callbacks/{name}/….
+type Instance struct {
+	Name    string `yaml:"name"`
+	Adapter string `yaml:"adapter"`
+	// Tenant is the distributor the instance's payments belong to
+	// (default: the default tenant).
+	Tenant   string `yaml:"tenant"`
+	Currency string `yaml:"currency"`
+	// Settings are the adapter's own; see its package documentation.
+	// Secrets among them may be env:NAME or file:/path references.
+	Settings map[string]any `yaml:"settings"`
 }
 
 // Log configures the process log (always to standard error).
@@ -149,6 +167,20 @@ func (c *Config) Validate() error {
 	}
 	if c.API.RateLimitPerSecond > 0 && c.API.RateBurst < 1 {
 		bad("api.rate_burst", "must be at least 1 while api.rate_limit_per_second is on, got %d", c.API.RateBurst)
+	}
+	seen := map[string]bool{}
+	for i, in := range c.Instances {
+		path := fmt.Sprintf("instances[%d]", i)
+		switch {
+		case in.Name == "":
+			bad(path+".name", "required")
+		case seen[in.Name]:
+			bad(path+".name", "%q is used by another instance", in.Name)
+		}
+		seen[in.Name] = true
+		if in.Adapter == "" {
+			bad(path+".adapter", "required, e.g. payments.mpesa")
+		}
 	}
 	sortFieldErrors(errs)
 	return errors.Join(errs...)

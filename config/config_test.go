@@ -149,3 +149,29 @@ func TestEnvName(t *testing.T) {
 		t.Errorf("EnvName = %q", got)
 	}
 }
+
+func TestInstances(t *testing.T) {
+	cfg, err := Load(writeFile(t, `
+instances:
+  - name: ke-paybill
+    adapter: payments.mpesa
+    tenant: sunbright-ke
+    currency: KES
+    settings:
+      short_code: "600123"
+      callback_secret: env:MPESA_SECRET
+      allowed_cidrs: [196.201.214.200/32]
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Instances) != 1 || cfg.Instances[0].Settings["short_code"] != "600123" || cfg.Instances[0].Settings["callback_secret"] != "env:MPESA_SECRET" {
+		t.Fatalf("instances = %+v (settings are kept raw for the adapter to resolve)", cfg.Instances)
+	}
+	_, err = Load(writeFile(t, "instances:\n  - name: a\n    adapter: x\n  - name: a\n  - adapter: y\n    nmae: b\n"), env(nil))
+	for _, want := range []string{`instances[1].name: "a" is used by another instance`, "instances[1].adapter: required", "instances[2].name: required", "instances[2].nmae: unknown key"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}

@@ -169,6 +169,10 @@ func (d *decoder) value(path string, src any, dst reflect.Value) {
 			return
 		}
 		dst.SetBool(b)
+	case reflect.Interface:
+		// Free-form settings (an adapter's): kept as parsed, checked by
+		// their owner.
+		dst.Set(reflect.ValueOf(src))
 	case reflect.Int, reflect.Int32, reflect.Int64:
 		n, ok := toInt64(src)
 		if !ok || dst.OverflowInt(n) {
@@ -307,8 +311,8 @@ func walkEnv(d *decoder, path string, v reflect.Value) {
 			walkEnv(d, p, f)
 			continue
 		}
-		if f.Kind() == reflect.Map {
-			continue
+		if f.Kind() == reflect.Map || (f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct) {
+			continue // named instances are configured in the file
 		}
 		name := EnvName(p)
 		raw, ok := d.lookupEnv(name)

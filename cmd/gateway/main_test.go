@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,7 +45,21 @@ type proc struct {
 // lockedLines collects a process's stderr lines and lets a test wait for one.
 type lockedLines struct {
 	lines chan string
-	all   bytes.Buffer
+	mu    sync.Mutex
+	buf   bytes.Buffer
+}
+
+func (l *lockedLines) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.WriteString(line + "\n")
+}
+
+// String returns everything the process wrote so far.
+func (l *lockedLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func startGateway(t *testing.T, dir string, env []string, args ...string) *proc {
@@ -63,7 +78,7 @@ func startGateway(t *testing.T, dir string, env []string, args ...string) *proc 
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			p.stderr.all.WriteString(sc.Text() + "\n")
+			p.stderr.add(sc.Text())
 			p.stderr.lines <- sc.Text()
 		}
 		close(p.stderr.lines)
@@ -87,7 +102,7 @@ func (p *proc) waitLog(t *testing.T, msg string) map[string]any {
 		select {
 		case l, ok := <-p.stderr.lines:
 			if !ok {
-				t.Fatalf("gateway exited before logging %q; stderr:\n%s", msg, p.stderr.all.String())
+				t.Fatalf("gateway exited before logging %q; stderr:\n%s", msg, p.stderr.String())
 			}
 			var m map[string]any
 			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
@@ -160,7 +175,7 @@ func TestZeroConfigServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d, want 0; stderr:\n%s", code, p.stderr.all.String())
+		t.Fatalf("exit code after SIGTERM = %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
 }
 
@@ -199,7 +214,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		t.Errorf("idle connection after shutdown: read err %v, want EOF", err)
 	}
 	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, p.stderr.all.String())
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, p.stderr.String())
 	}
 }
 
@@ -264,4 +279,76 @@ func TestVersionAndUsage(t *testing.T) {
 	if code := run(context.Background(), []string{"frobnicate"}, e); code != 2 || !strings.Contains(out.String(), "unknown command") {
 		t.Errorf("unknown command: exit %d, %q", code, out.String())
 	}
+}
+
+// TestCallbackThroughTheBinary: a configured M-Pesa instance answers a C2B
+// confirmation over real HTTP with Daraja's acknowledgement, after the
+// payment (for an unknown account: suspense) is stored; the secret path
+// segment never reaches the log.
+func TestCallbackThroughTheBinary(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	const secret = "binary-test-secret-0123456789"
+	if err := os.WriteFile(cfg, []byte(`
+instances:
+  - name: ke-paybill
+    adapter: payments.mpesa
+    currency: KES
+    settings:
+      short_code: "600123"
+      callback_secret: env:TEST_MPESA_SECRET
+      allowed_cidrs: [127.0.0.0/8]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startGateway(t, dir, []string{"TEST_MPESA_SECRET=" + secret}, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	p.waitListening(t)
+	body, err := os.ReadFile(filepath.Join(testdata, "providers/mpesa/c2b_confirmation_unknown_account.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + p.addr + "/callbacks/ke-paybill/c2b-confirmation/" + secret
+	for range 2 { // the second delivery is a duplicate with the same answer
+		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(got), `"ResultCode":0`) && !strings.Contains(string(got), `"ResultCode": 0`) {
+			t.Fatalf("confirmation answered %d %s", resp.StatusCode, got)
+		}
+	}
+	resp, err := http.Post("http://"+p.addr+"/callbacks/ke-paybill/c2b-confirmation/wrong-secret-0123456789", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("wrong secret answered %d, want 404", resp.StatusCode)
+	}
+	code, metrics := p.get(t, "/metrics")
+	if code != 200 || !strings.Contains(metrics, `gateway_callbacks_total{instance="ke-paybill",kind="c2b-confirmation",outcome="suspense"} 1`) ||
+		!strings.Contains(metrics, `outcome="duplicate"} 1`) {
+		t.Errorf("callback metrics missing:\n%s", grepLines(metrics, "gateway_callbacks_total"))
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for range p.stderr.lines { // all output read
+	}
+	if strings.Contains(p.stderr.String(), secret) {
+		t.Error("the callback secret reached the log")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -64,7 +64,8 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	store, err := openStore(ctx, cfg, core.SystemClock{})
+	clock := core.SystemClock{}
+	store, err := openStore(ctx, cfg, clock)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,16 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 	}
 
 	reg := newRegistry()
+	svc, err := newPAYG(cfg, store, clock, log)
+	if err != nil {
+		return err
+	}
+	host, err := newCallbacks(ctx, cfg, svc, clock, log, reg, e.lookup)
+	if err != nil {
+		return err
+	}
 	srv, err := httpapi.New(httpapi.Options{
+		Callbacks:         host,
 		Store:             store,
 		Logger:            log,
 		Registry:          reg,
@@ -129,7 +139,7 @@ func migrateCmd(ctx context.Context, args []string, e env) error {
 }
 
 // openStore opens the store the configuration names, without migrating.
-func openStore(ctx context.Context, cfg config.Config, clock core.Clock) (core.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, clock core.Clock) (gatewayStore, error) {
 	kind, arg, err := cfg.StoreKind()
 	if err != nil {
 		return nil, err

@@ -60,14 +60,29 @@ func routeLabel(c *gin.Context) string {
 	return "unmatched"
 }
 
-// loggedPath is the request path with every route parameter called "secret"
-// masked, so a secret path segment never reaches a log line.
+// maskedParams are route parameters that may carry secrets (a secret path
+// segment, a callback's own segments); they never reach a log line.
+var maskedParams = map[string]bool{"secret": true, "params": true}
+
+// loggedPath is the request path with masked parameters replaced.
 func loggedPath(c *gin.Context) string {
 	route := c.FullPath()
-	if route == "" || !strings.Contains(route, ":secret") {
+	if route == "" {
 		return c.Request.URL.Path
 	}
-	return strings.ReplaceAll(route, ":secret", "[redacted]")
+	segs := strings.Split(route, "/")
+	for i, seg := range segs {
+		if seg == "" || (seg[0] != ':' && seg[0] != '*') {
+			continue
+		}
+		name := seg[1:]
+		if maskedParams[name] {
+			segs[i] = "[redacted]"
+		} else {
+			segs[i] = c.Param(name)
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // observe logs one JSON line per request and records the HTTP metrics.

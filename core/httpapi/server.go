@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/callbacks"
 	"github.com/payg-gateway/gateway/openapi"
 )
 
@@ -51,6 +52,8 @@ type Options struct {
 	// IdempotencyPurgeInterval is how often Serve deletes expired
 	// idempotency records (default 10m).
 	IdempotencyPurgeInterval time.Duration
+	// Callbacks runs provider callbacks; nil answers them 404.
+	Callbacks *callbacks.Host
 }
 
 // Server serves the gateway's HTTP API.
@@ -121,6 +124,7 @@ func New(opts Options) (*Server, error) {
 	e.GET("/docs", s.docsPage)
 	s.engine = e
 	s.routesV1()
+	s.routesCallbacks()
 	if err := s.mapRoutes(); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}

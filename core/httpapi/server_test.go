@@ -236,8 +236,8 @@ func TestBodyLimit(t *testing.T) {
 
 func TestAccessLog(t *testing.T) {
 	f := newFixture(t, true)
-	f.srv.Engine().POST("/callbacks/:instance/:kind/:secret", func(c *gin.Context) { c.Status(204) })
-	req := httptest.NewRequest("POST", "/callbacks/mpesa-ke/confirmation/s3cr3t-path", nil)
+	f.srv.Engine().POST("/test/hooks/:instance/:secret", func(c *gin.Context) { c.Status(204) })
+	req := httptest.NewRequest("POST", "/test/hooks/ke-paybill/s3cr3t-path", nil)
 	req.Header.Set(httpapi.RequestIDHeader, "log-test-1")
 	f.do(t, req)
 	var line map[string]any
@@ -256,7 +256,7 @@ func TestAccessLog(t *testing.T) {
 	}
 	for k, want := range map[string]any{
 		"msg": "http request", "method": "POST", "status": float64(204),
-		"route": "/callbacks/:instance/:kind/:secret", "path": "/callbacks/:instance/:kind/[redacted]",
+		"route": "/test/hooks/:instance/:secret", "path": "/test/hooks/ke-paybill/[redacted]",
 	} {
 		if line[k] != want {
 			t.Errorf("log %s = %v, want %v", k, line[k], want)

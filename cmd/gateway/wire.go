@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/payg-gateway/gateway/adapters"
+	_ "github.com/payg-gateway/gateway/adapters/all" // the adapters this binary carries
+	"github.com/payg-gateway/gateway/adapters/nexus"
+	"github.com/payg-gateway/gateway/adapters/openpaygo"
+	"github.com/payg-gateway/gateway/config"
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/callbacks"
+	"github.com/payg-gateway/gateway/core/payg"
+)
+
+// gatewayStore is what both stores are: the core store and the PAYG one.
+type gatewayStore interface {
+	core.Store
+	payg.Store
+}
+
+// newPAYG builds the lease and token engine over store.
+func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.Logger) (*payg.Service, error) {
+	box, err := openSecretBox(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return payg.NewService(payg.Options{
+		Store: store, Tenants: store, Clock: clock, Box: box, Logger: log,
+		Engines: map[payg.TokenScheme]payg.TokenEngine{
+			payg.SchemeOpenPAYGO: openpaygo.Engine{},
+			payg.SchemeNexus:     nexus.Engine{},
+		},
+	}), nil
+}
+
+// newCallbacks provisions the configured adapter instances and the host
+// that runs their callbacks.
+func newCallbacks(ctx context.Context, cfg config.Config, svc *payg.Service, clock core.Clock, log *slog.Logger, reg prometheus.Registerer, lookupEnv func(string) (string, bool)) (*callbacks.Host, error) {
+	deps := adapters.Deps{Secrets: adapters.EnvFileSecrets(lookupEnv), Clock: clock, Logger: log}.WithDefaults()
+	var instances []callbacks.Instance
+	for i, in := range cfg.Instances {
+		ic := adapters.InstanceConfig{Name: in.Name, Adapter: in.Adapter, Tenant: in.Tenant,
+			Currency: core.Currency(in.Currency), Settings: in.Settings}
+		a, err := adapters.Provision(ctx, ic, deps)
+		if err != nil {
+			return nil, fmt.Errorf("config: instances[%d]: %w", i, err)
+		}
+		checked, _ := ic.Check() // Provision has checked it
+		instances = append(instances, callbacks.Instance{Config: checked, Adapter: a})
+	}
+	return callbacks.New(svc, instances, clock, log, reg)
+}
