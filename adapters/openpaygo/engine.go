@@ -72,8 +72,19 @@ func encode(d payg.Device, key []byte, typ TokenType, value int64) (payg.IssuedC
 	if err != nil {
 		return payg.IssuedCode{}, err
 	}
-	if typ == DisablePAYG {
+	switch typ {
+	case DisablePAYG:
 		value = DisablePAYGValue
+	case CounterSync:
+		value = CounterSyncValue
 	}
 	return payg.IssuedCode{Code: code, Type: typ.String(), Value: value, Counter: int64(count)}, nil
+}
+
+var _ payg.CounterSyncer = Engine{}
+
+// CounterSync encodes COUNTER_SYNC, which brings a device's count up to the
+// server's (for a device migrated from another platform).
+func (Engine) CounterSync(d payg.Device, key []byte) (payg.IssuedCode, error) {
+	return encode(d, key, CounterSync, 0)
 }

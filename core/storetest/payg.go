@@ -624,3 +624,72 @@ func testListContracts(t *testing.T, h Harness) {
 		t.Errorf("default tenant sees %d contracts (%v)", len(p.Items), err)
 	}
 }
+
+// testOperatorActions: statuses set by an operator and tokens issued by
+// hand follow the same locks, ledger and events as payments.
+func testOperatorActions(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	if _, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTOPS1", "AC100234", 15000)); err != nil {
+		t.Fatal(err)
+	}
+	// A goodwill day: a token the device accepts after the paid one.
+	tok, err := w.svc.IssueToken(ctx, w.tenant, w.device.ID, payg.TokenAddDays, 2, "outage compensation")
+	if err != nil {
+		t.Fatalf("IssueToken: %v", err)
+	}
+	dev := openpaygo.Device{Key: w.key, StartingCode: testStartingCode, ValueDivider: 1}
+	var tokens []payg.Token
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		tokens, err = r.Tokens(ctx, w.tenant, w.contract.ID)
+		return err
+	})
+	if len(tokens) != 2 {
+		t.Fatalf("%d tokens, want the paid one and the goodwill one", len(tokens))
+	}
+	state := openpaygo.InitialState(1)
+	for _, k := range tokens {
+		res, err := dev.Decode(k.Code, state)
+		if err != nil || !res.Accepted() {
+			t.Fatalf("device refuses %s token %s: %+v %v", k.Type, k.Code, res, err)
+		}
+		state = state.Apply(res)
+	}
+	if res, _ := dev.Decode(tok.Code, openpaygo.InitialState(1)); res.Value != 2 || res.Type != openpaygo.AddTime {
+		t.Errorf("goodwill token decodes as %+v", res)
+	}
+	sync, err := w.svc.IssueToken(ctx, w.tenant, w.device.ID, payg.TokenCounterSync, 0, "migrated")
+	if err != nil || sync.Type != "COUNTER_SYNC" || sync.Count <= tok.Count {
+		t.Errorf("counter sync: %+v, %v", sync, err)
+	}
+	if _, err := w.svc.IssueToken(ctx, w.tenant, w.device.ID, "teleport", 0, ""); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("unknown kind: %v", err)
+	}
+	if _, err := w.svc.IssueToken(ctx, core.DefaultTenantID, w.device.ID, payg.TokenAddDays, 1, ""); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("another tenant's device: %v", err)
+	}
+
+	// Operator statuses: active → written_off is not allowed; → repossessed
+	// then → written_off is.
+	if _, err := w.svc.SetStatus(ctx, w.tenant, w.contract.ID, lease.StatusWrittenOff, "x"); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("active → written_off: %v, want conflict", err)
+	}
+	c, err := w.svc.SetStatus(ctx, w.tenant, w.contract.ID, lease.StatusRepossessed, "field team collected the unit")
+	if err != nil || c.State.Status != lease.StatusRepossessed {
+		t.Fatalf("→ repossessed: %+v, %v", c.State.Status, err)
+	}
+	if out, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTOPS2", "AC100234", 5000)); err != nil || out.Suspense == nil || out.Suspense.Reason != payg.SuspenseContractClosed {
+		t.Errorf("payment to a repossessed contract: %+v, %v", out, err)
+	}
+	var events []payg.Event
+	w.view(t, func(r payg.Reader) error {
+		p, err := r.ListEvents(ctx, w.tenant, payg.EventQuery{ContractID: w.contract.ID, Type: payg.EventContractStatusChanged}, core.PageRequest{})
+		events = p.Items
+		return err
+	})
+	if len(events) != 2 { // pending_deposit → active on the payment, active → repossessed by hand
+		t.Errorf("%d status events, want 2", len(events))
+	}
+	w.checkLedger(t, w.contract.ID, 15000)
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("LedgerProperty", func(t *testing.T) { testLedgerProperty(t, h) })
 	t.Run("ListContracts", func(t *testing.T) { testListContracts(t, h) })
 	t.Run("MpesaCallbacks", func(t *testing.T) { testMpesaCallbacks(t, h) })
+	t.Run("OperatorActions", func(t *testing.T) { testOperatorActions(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.
