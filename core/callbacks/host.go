@@ -8,6 +8,7 @@ package callbacks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -33,6 +34,7 @@ type Host struct {
 	clock     core.Clock
 	log       *slog.Logger
 	outcomes  *prometheus.CounterVec
+	health    health
 	// ConfirmTimeout bounds a status query confirming an unsigned callback.
 	confirmTimeout time.Duration
 }
@@ -55,8 +57,11 @@ const (
 func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*Host, error) {
 	h := &Host{svc: svc, instances: make(map[string]Instance, len(instances)), clock: clock, log: log,
 		confirmTimeout: 10 * time.Second}
+	h.health.last = make(map[string]*InstanceStatus, len(instances))
 	for _, in := range instances {
 		h.instances[in.Config.Name] = in
+		h.health.last[in.Config.Name] = &InstanceStatus{Name: in.Config.Name, Adapter: in.Config.Adapter,
+			Tenant: in.Config.Tenant, Currency: string(in.Config.Currency), Capabilities: capabilities(in.Adapter)}
 	}
 	h.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gateway_callbacks_total",
@@ -167,6 +172,7 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 			"code", res.Outcome.Code, "request_ref", res.Outcome.RequestRef)
 	}
 	h.count(instance, req.Kind, outcome)
+	h.health.record(instance, h.clock.Now(), nil)
 	return res.Ack
 }
 
@@ -199,6 +205,7 @@ func (h *Host) count(instance, kind, outcome string) {
 // fail answers 503 so the provider retries later.
 func (h *Host) fail(log *slog.Logger, instance, kind, step string, err error) adapters.Response {
 	h.count(instance, kind, outcomeError)
+	h.health.record(instance, h.clock.Now(), fmt.Errorf("%s %s: %w", kind, step, err))
 	log.Error("callback not processed; the provider will retry", "step", step, "error", err)
 	return adapters.Response{Status: http.StatusServiceUnavailable}
 }
@@ -214,6 +221,7 @@ func (h *Host) quarantine(ctx context.Context, log *slog.Logger, in Instance, re
 		return h.fail(log, in.Config.Name, req.Kind, "quarantine", err)
 	}
 	h.count(in.Config.Name, req.Kind, outcomeQuarantined)
+	h.health.record(in.Config.Name, h.clock.Now(), fmt.Errorf("%s: quarantined: %s", req.Kind, q.Reason))
 	log.Warn("callback quarantined", "quarantine_id", q.ID, "reason", q.Reason)
 	return res.Ack
 }

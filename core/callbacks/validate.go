@@ -29,6 +29,7 @@ func (h *Host) validate(ctx context.Context, log *slog.Logger, in Instance, req 
 		outcome = outcomeAccepted
 	}
 	h.count(in.Config.Name, req.Kind, outcome)
+	h.health.record(in.Config.Name, h.clock.Now(), err)
 	log.Info("payment validation answered", "accepted", res.Accepted, "code", res.Code, "reason", res.Reason)
 	return res.Ack
 }

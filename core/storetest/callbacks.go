@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -161,6 +163,7 @@ func testMpesaCallbacks(t *testing.T, h Harness) {
 	if len(suspense.Items) != 2 {
 		t.Errorf("%d open suspense items, want the till and unknown-account payments", len(suspense.Items))
 	}
+	checkHostHealth(t, host)
 	// The cancelled STK push is recorded as failed, by its request id.
 	if p := w.paymentByKey(t, "ke-paybill", "request:ws_CO_14032025093500000700000123"); p.Status != payg.PaymentFailed {
 		t.Errorf("cancelled STK attempt: %+v", p)
@@ -194,3 +197,12 @@ func (w *world) paymentByKey(t *testing.T, instance, txID string) payg.Payment {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func checkHostHealth(t *testing.T, host *callbacks.Host) {
+	t.Helper()
+	sts := host.Statuses()
+	if len(sts) != 1 || sts[0].Name != "ke-paybill" || sts[0].LastCallbackAt.IsZero() ||
+		!strings.Contains(sts[0].LastError, "quarantined") || !slices.Contains(sts[0].Capabilities, "validation") {
+		t.Errorf("instance health %+v", sts)
+	}
+}
