@@ -101,7 +101,7 @@ func (d *decoder) value(path string, src any, dst reflect.Value) {
 			d.fail(path, "want a string, got %s", describe(src))
 			return
 		}
-		sec, err := resolveSecret(s, d.lookupEnv)
+		sec, err := ResolveSecret(s, d.lookupEnv)
 		if err != nil {
 			d.fail(path, "%v", err)
 			return

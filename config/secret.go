@@ -42,9 +42,9 @@ func (s Secret) String() string {
 // LogValue keeps secrets out of slog output.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// resolveSecret turns a raw setting into a Secret, following env: and file:
+// ResolveSecret turns a raw setting into a Secret, following env: and file:
 // references.
-func resolveSecret(raw string, lookupEnv func(string) (string, bool)) (Secret, error) {
+func ResolveSecret(raw string, lookupEnv func(string) (string, bool)) (Secret, error) {
 	switch {
 	case strings.HasPrefix(raw, "env:"):
 		name := strings.TrimPrefix(raw, "env:")

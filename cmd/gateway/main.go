@@ -55,6 +55,7 @@ Usage:
   gateway token openpaygo encode|decode --csv FILE  OpenPAYGO tokens for (or from) each CSV row
   gateway token nexus encode --csv FILE             Nexus keycodes for each CSV row
   gateway apikey create|list|revoke                 manage /v1 API keys (gateway apikey help)
+  gateway keys rotate --new-key REF                 re-seal device keys under a new master key
   gateway version                                   print the version
 
 Configuration: --config FILE (or GATEWAY_CONFIG), then GATEWAY_* variables.
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, e env) int {
 		err = migrateCmd(ctx, rest, e)
 	case "apikey":
 		err = apikeyCmd(ctx, rest, e)
+	case "keys":
+		err = keysCmd(ctx, rest, e)
 	case "token":
 		err = tokenCmd(rest, e)
 	case "version":

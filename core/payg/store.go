@@ -106,6 +106,8 @@ type Tx interface {
 	UpdateContract(ctx context.Context, c Contract) error
 	LockDevice(ctx context.Context, tenant, id string) (Device, error)
 	UpdateDevice(ctx context.Context, d Device) error
+	// UpdateDeviceKey replaces a device's sealed key (master key rotation).
+	UpdateDeviceKey(ctx context.Context, tenant, id string, sealed []byte) error
 	// AppendLedger appends lines to their contracts' ledgers, assigning Seq.
 	AppendLedger(ctx context.Context, lines []LedgerLine) error
 	InsertToken(ctx context.Context, t Token) error

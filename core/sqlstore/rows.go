@@ -99,6 +99,11 @@ func (t *txn) UpdateDevice(ctx context.Context, d payg.Device) error {
 	return t.affected(res, err, "device", d.ID)
 }
 
+func (t *txn) UpdateDeviceKey(ctx context.Context, tenant, id string, sealed []byte) error {
+	res, err := t.exec(ctx, `UPDATE devices SET sealed_key = ? WHERE tenant_id = ? AND id = ?`, sealed, tenant, id)
+	return t.affected(res, err, "device", id)
+}
+
 func (t *txn) affected(res sql.Result, err error, what, id string) error {
 	if err != nil {
 		return err

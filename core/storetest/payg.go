@@ -693,3 +693,34 @@ func testOperatorActions(t *testing.T, h Harness) {
 	}
 	w.checkLedger(t, w.contract.ID, 15000)
 }
+
+// testRotateKeys: every device key is re-sealed under the new master key;
+// tokens still issue; a second run has nothing to do.
+func testRotateKeys(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	if _, err := w.svc.CreateDevice(ctx, core.DefaultTenantID, payg.DeviceInput{Serial: "OTHER-1", Scheme: payg.SchemeNexus, SecretKeyHex: testKeyHex}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := secretbox.New(secretbox.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := w.svc.RotateKeys(ctx, next)
+	if err != nil || n != 2 {
+		t.Fatalf("RotateKeys = %d, %v; want the 2 devices of both tenants", n, err)
+	}
+	rotated := payg.NewService(payg.Options{Store: w.pstore, Tenants: w.store, Clock: w.clock, Box: next,
+		Engines: map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}, payg.SchemeNexus: nexus.Engine{}}})
+	out, err := rotated.ApplyNotice(ctx, w.tenant, notice("TESTROT1", "AC100234", 5000))
+	if err != nil || len(out.Tokens) != 1 {
+		t.Fatalf("token after rotation: %+v, %v", out.Tokens, err)
+	}
+	if _, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTROT2", "AC100234", 5000)); err == nil {
+		t.Error("the old master key still opens device keys after rotation")
+	}
+	// Interrupted-and-rerun: the old box finds every key already rotated.
+	if n, err := w.svc.RotateKeys(ctx, next); err != nil || n != 0 {
+		t.Errorf("second rotation = %d, %v; want 0, nil", n, err)
+	}
+}
