@@ -136,3 +136,20 @@ func TestTokenUsage(t *testing.T) {
 		t.Errorf("missing --csv: exit %d, want 2", code)
 	}
 }
+
+// TestOpenPAYGOByHand encodes the first vector by flags and decodes it back.
+func TestOpenPAYGOByHand(t *testing.T) {
+	code, out, errOut := runToken(t, "openpaygo", "encode", "--key", "bc41ec9530f6dac86b1a29ab82edc5fb",
+		"--starting-code", "516959010", "--count", "4096", "--type", "add", "--days", "60")
+	if code != 0 || strings.TrimSpace(out) != "token=344026070 count=4098 type=ADD_TIME value=60" {
+		t.Fatalf("encode: exit %d, %q %q", code, out, errOut)
+	}
+	code, out, errOut = runToken(t, "openpaygo", "decode", "--key", "bc41ec9530f6dac86b1a29ab82edc5fb",
+		"--starting-code", "516959010", "--last-count", "4096", "--token", "344026070")
+	if code != 0 || !strings.Contains(out, "type=ADD_TIME value=60") || !strings.Contains(out, "count=4098 accepted=true") {
+		t.Fatalf("decode: exit %d, %q %q", code, out, errOut)
+	}
+	if code, _, _ := runToken(t, "openpaygo", "encode", "--key", "bc41ec9530f6dac86b1a29ab82edc5fb", "--count", "1", "--type", "teleport"); code == 0 {
+		t.Error("an unknown --type was accepted")
+	}
+}
