@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -85,6 +86,7 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	go sweepStatuses(ctx, svc, log, time.Minute)
 	srv, err := httpapi.New(httpapi.Options{
 		Callbacks:         host,
 		Store:             store,

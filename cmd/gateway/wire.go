@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -54,4 +55,24 @@ func newCallbacks(ctx context.Context, cfg config.Config, svc *payg.Service, clo
 		instances = append(instances, callbacks.Instance{Config: checked, Adapter: a})
 	}
 	return callbacks.New(svc, instances, clock, log, reg)
+}
+
+// sweepStatuses announces time-driven status changes (late, defaulted)
+// every interval until ctx ends.
+func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := svc.SweepStatuses(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("status sweep failed", "error", err)
+		} else if n > 0 {
+			log.Info("contract statuses changed with time", "announced", n)
+		}
+	}
 }

@@ -138,12 +138,12 @@ func (s *Service) applyNotice(ctx context.Context, tx Tx, tenant string, loc *ti
 	if err := s.savePayment(ctx, tx, p, update); err != nil {
 		return err
 	}
-	c, tokens, err := s.post(ctx, tx, c, p.ID, res, now)
+	c, tokens, from, err := s.post(ctx, tx, c, p.ID, res, now)
 	if err != nil {
 		return err
 	}
 	out.Payment, out.Contract, out.Tokens, out.Allocation = p, &c, tokens, &res
-	return s.emitPayment(ctx, tx, p, c, res, tokens, now)
+	return s.emitPayment(ctx, tx, p, c, from, res, tokens, now)
 }
 
 // savePayment inserts p, or updates it when a pending payment became final.
@@ -280,27 +280,41 @@ func (s *Service) toSuspense(ctx context.Context, tx Tx, p Payment, update bool,
 }
 
 // post stores an allocation: ledger lines, the contract's new state and
-// the tokens its credit buys.
-func (s *Service) post(ctx context.Context, tx Tx, c Contract, paymentID string, res lease.Result, now time.Time) (Contract, []Token, error) {
+// the tokens its credit buys. It returns the status announced before, so
+// the caller can emit contract.status_changed when it differs from res.To.
+func (s *Service) post(ctx context.Context, tx Tx, c Contract, paymentID string, res lease.Result, now time.Time) (Contract, []Token, lease.Status, error) {
+	announced := c.AnnouncedStatus
+	if announced == "" {
+		announced = res.From
+	}
 	lines := make([]LedgerLine, len(res.Lines))
 	for i, l := range res.Lines {
 		lines[i] = LedgerLine{TenantID: c.TenantID, ContractID: c.ID, PaymentID: paymentID, Line: l}
 	}
 	if err := tx.AppendLedger(ctx, lines); err != nil {
-		return Contract{}, nil, fmt.Errorf("append ledger: %w", err)
+		return Contract{}, nil, "", fmt.Errorf("append ledger: %w", err)
 	}
-	c.State, c.Version, c.UpdatedAt = res.State, c.Version+1, now
+	c.State, c.AnnouncedStatus, c.Version, c.UpdatedAt = res.State, res.To, c.Version+1, now
 	if err := tx.UpdateContract(ctx, c); err != nil {
-		return Contract{}, nil, fmt.Errorf("update contract: %w", err)
+		return Contract{}, nil, "", fmt.Errorf("update contract: %w", err)
 	}
 	tokens, err := s.issueTokens(ctx, tx, c, paymentID, res.CreditSeconds, res.PaidOff)
 	if err != nil {
-		return Contract{}, nil, err
+		return Contract{}, nil, "", err
 	}
-	return c, tokens, nil
+	return c, tokens, announced, nil
 }
 
-func (s *Service) emitPayment(ctx context.Context, tx Tx, p Payment, c Contract, res lease.Result, tokens []Token, now time.Time) error {
+// statusChanged is the data of a contract.status_changed event.
+func statusChanged(c Contract, from lease.Status, reason string) map[string]any {
+	d := map[string]any{"contract_id": c.ID, "account_number": c.AccountNumber, "from": from, "to": c.AnnouncedStatus}
+	if reason != "" {
+		d["reason"] = reason
+	}
+	return d
+}
+
+func (s *Service) emitPayment(ctx context.Context, tx Tx, p Payment, c Contract, from lease.Status, res lease.Result, tokens []Token, now time.Time) error {
 	type event struct {
 		typ  string
 		data any
@@ -313,8 +327,8 @@ func (s *Service) emitPayment(ctx context.Context, tx Tx, p Payment, c Contract,
 			"status": res.To,
 		}},
 	}
-	if res.StatusChanged() {
-		events = append(events, event{EventContractStatusChanged, map[string]any{"contract_id": c.ID, "from": res.From, "to": res.To}})
+	if from != c.AnnouncedStatus {
+		events = append(events, event{EventContractStatusChanged, statusChanged(c, from, "payment")})
 	}
 	if res.PaidOff {
 		events = append(events, event{EventContractPaidOff, map[string]any{"contract_id": c.ID, "total_paid": c.State.TotalPaid}})

@@ -3,6 +3,7 @@ package payg
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/lease"
@@ -27,12 +28,11 @@ func (s *Service) SetStatus(ctx context.Context, tenant, contractID string, to l
 		if err != nil {
 			return err
 		}
-		if out, _, err = s.post(ctx, tx, c, "", res, now); err != nil {
+		var from lease.Status
+		if out, _, from, err = s.post(ctx, tx, c, "", res, now); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, tenant, c.ID, EventContractStatusChanged, map[string]any{
-			"contract_id": c.ID, "from": res.From, "to": res.To, "reason": reason,
-		}, now)
+		return s.emit(ctx, tx, tenant, c.ID, EventContractStatusChanged, statusChanged(out, from, reason), now)
 	})
 	if err != nil {
 		return Contract{}, fmt.Errorf("payg: set contract %s status: %w", contractID, err)
@@ -122,4 +122,82 @@ func (s *Service) IssueToken(ctx context.Context, tenant, deviceID string, kind 
 		return Token{}, fmt.Errorf("payg: issue %s token for device %s: %w", kind, deviceID, err)
 	}
 	return out, nil
+}
+
+// SweepStatuses announces the status changes that time alone makes: an
+// active contract whose credit ran out becomes late after its grace days,
+// then defaulted. It emits contract.status_changed for each contract whose
+// status differs from the one last announced, and returns how many. Run it
+// periodically; several replicas may run it at once, since each contract
+// is re-checked under its row lock.
+func (s *Service) SweepStatuses(ctx context.Context) (int, error) {
+	tenants, err := s.tenants.Tenants(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tenants {
+		loc, err := time.LoadLocation(t.TimeZone)
+		if err != nil {
+			return n, fmt.Errorf("payg: tenant %s time zone: %w", t.ID, err)
+		}
+		now := s.clock.Now()
+		q := ContractQuery{Statuses: []lease.Status{lease.StatusActive}, PaidThroughBefore: arrearsCutoff(now, loc, 1)}
+		req := core.PageRequest{Limit: core.MaxPageLimit}
+		for {
+			var page core.Page[Contract]
+			if err := s.store.View(ctx, func(r Reader) error {
+				var err error
+				page, err = r.ListContracts(ctx, t.ID, q, req)
+				return err
+			}); err != nil {
+				return n, err
+			}
+			for _, c := range page.Items {
+				if lease.StatusAt(c.Plan, c.State, now, loc) == c.AnnouncedStatus {
+					continue
+				}
+				changed, err := s.announce(ctx, t.ID, c.ID, now, loc)
+				if err != nil {
+					return n, err
+				}
+				if changed {
+					n++
+				}
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			req.Cursor = page.NextCursor
+		}
+	}
+	return n, nil
+}
+
+// announce re-checks one contract under its lock and, if its status moved,
+// records and emits the change.
+func (s *Service) announce(ctx context.Context, tenant, id string, now time.Time, loc *time.Location) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx Tx) error {
+		changed = false
+		c, err := tx.LockContract(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		st := lease.StatusAt(c.Plan, c.State, now, loc)
+		if st == c.AnnouncedStatus {
+			return nil // another replica, or a payment, got there first
+		}
+		from := c.AnnouncedStatus
+		c.AnnouncedStatus, c.Version, c.UpdatedAt = st, c.Version+1, now
+		if err := tx.UpdateContract(ctx, c); err != nil {
+			return err
+		}
+		changed = true
+		return s.emit(ctx, tx, tenant, c.ID, EventContractStatusChanged, statusChanged(c, from, "days in arrears"), now)
+	})
+	if err != nil {
+		return false, fmt.Errorf("payg: announce status of contract %s: %w", id, err)
+	}
+	return changed, nil
 }

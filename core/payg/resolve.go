@@ -67,7 +67,7 @@ func (s *Service) reverse(ctx context.Context, tx Tx, loc *time.Location, p Paym
 	if err := tx.UpdatePayment(ctx, p); err != nil {
 		return Outcome{}, err
 	}
-	c, tokens, err := s.post(ctx, tx, c, p.ID, res, now)
+	c, tokens, from, err := s.post(ctx, tx, c, p.ID, res, now)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -77,8 +77,8 @@ func (s *Service) reverse(ctx context.Context, tx Tx, loc *time.Location, p Paym
 	}, now); err != nil {
 		return Outcome{}, err
 	}
-	if res.StatusChanged() {
-		if err := s.emit(ctx, tx, p.TenantID, c.ID, EventContractStatusChanged, map[string]any{"contract_id": c.ID, "from": res.From, "to": res.To}, now); err != nil {
+	if from != c.AnnouncedStatus {
+		if err := s.emit(ctx, tx, p.TenantID, c.ID, EventContractStatusChanged, statusChanged(c, from, "reversal"), now); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -116,12 +116,12 @@ func (s *Service) MatchSuspense(ctx context.Context, tenant, suspenseID, contrac
 		if err := tx.UpdateSuspense(ctx, item); err != nil {
 			return err
 		}
-		c, tokens, err := s.post(ctx, tx, c, p.ID, res, now)
+		c, tokens, from, err := s.post(ctx, tx, c, p.ID, res, now)
 		if err != nil {
 			return err
 		}
 		out = Outcome{Payment: p, Contract: &c, Suspense: &item, Tokens: tokens, Allocation: &res}
-		return s.emitPayment(ctx, tx, p, c, res, tokens, now)
+		return s.emitPayment(ctx, tx, p, c, from, res, tokens, now)
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("payg: match suspense item %s: %w", suspenseID, err)

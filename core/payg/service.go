@@ -262,6 +262,7 @@ func (s *Service) CreateContract(ctx context.Context, tenant string, in Contract
 			c.Plan = p.Terms
 		}
 		c.State = lease.NewState(c.Plan)
+		c.AnnouncedStatus = c.State.Status
 		if _, err := tx.Customer(ctx, tenant, in.CustomerID); err != nil {
 			return fmt.Errorf("contract customer_id %q: %w", in.CustomerID, err)
 		}

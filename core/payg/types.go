@@ -100,6 +100,11 @@ type Contract struct {
 	PlanID string
 	Plan   lease.Plan
 	State  lease.State
+	// AnnouncedStatus is the status (late and defaulted included) last
+	// told in a contract.status_changed event. Payments keep it current;
+	// SweepStatuses announces what time alone changes (active → late →
+	// defaulted).
+	AnnouncedStatus lease.Status
 	// Version counts changes to the contract row; it guards concurrent
 	// writers (optimistic check on top of the row lock).
 	Version   int64

@@ -151,14 +151,14 @@ func (t *txn) Plan(ctx context.Context, tenant, id string) (payg.Plan, error) {
 
 // ---- contracts
 
-const contractCols = `id, tenant_id, external_id, account_number, customer_id, plan_id, plan, state, version, created_at, updated_at`
+const contractCols = `id, tenant_id, external_id, account_number, customer_id, plan_id, plan, state, announced_status, version, created_at, updated_at`
 
 func scanContract(r scanner) (payg.Contract, error) {
 	var c payg.Contract
 	var plan, state []byte
 	var planID sql.NullString
 	if err := r.Scan(&c.ID, &c.TenantID, &c.ExternalID, &c.AccountNumber, &c.CustomerID, &planID, scanBytes{&plan}, scanBytes{&state},
-		&c.Version, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}); err != nil {
+		&c.AnnouncedStatus, &c.Version, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}); err != nil {
 		return c, err
 	}
 	c.PlanID = planID.String
@@ -200,8 +200,9 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency, paid_through) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.TenantID, c.ExternalID, c.AccountNumber, c.CustomerID, nullString(c.PlanID), string(plan), string(state), c.Version,
+	if _, err := t.exec(ctx, `INSERT INTO contracts (`+contractCols+`, status, currency, paid_through) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.TenantID, c.ExternalID, c.AccountNumber, c.CustomerID, nullString(c.PlanID), string(plan), string(state),
+		string(c.AnnouncedStatus), c.Version,
 		t.d.Time(c.CreatedAt), t.d.Time(c.UpdatedAt), string(c.State.Status), string(c.Plan.Currency),
 		t.nullTime(c.State.PaidThrough())); err != nil {
 		return err
@@ -275,10 +276,10 @@ func (t *txn) UpdateContract(ctx context.Context, c payg.Contract) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(ctx, `UPDATE contracts SET state = ?, status = ?, paid_through = ?, version = ?, updated_at = ?
+	res, err := t.exec(ctx, `UPDATE contracts SET state = ?, status = ?, announced_status = ?, paid_through = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		string(state), string(c.State.Status), t.nullTime(c.State.PaidThrough()), c.Version, t.d.Time(c.UpdatedAt),
-		c.TenantID, c.ID, c.Version-1)
+		string(state), string(c.State.Status), string(c.AnnouncedStatus), t.nullTime(c.State.PaidThrough()), c.Version,
+		t.d.Time(c.UpdatedAt), c.TenantID, c.ID, c.Version-1)
 	if err := t.affected(res, err, "contract", c.ID); core.ErrorCode(err) == core.ENOTFOUND {
 		return core.Errorf(core.ECONFLICT, "contract %s changed concurrently", c.ID)
 	} else if err != nil {

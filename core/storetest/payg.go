@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -722,5 +723,50 @@ func testRotateKeys(t *testing.T, h Harness) {
 	// Interrupted-and-rerun: the old box finds every key already rotated.
 	if n, err := w.svc.RotateKeys(ctx, next); err != nil || n != 0 {
 		t.Errorf("second rotation = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testSweepStatuses: time alone makes an active contract late, then
+// defaulted; each change is announced once, and a payment announces the
+// way back.
+func testSweepStatuses(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	if _, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSWEEP1", "AC100234", testPricePerDay)); err != nil {
+		t.Fatal(err)
+	}
+	statusEvents := func() []string {
+		var out []string
+		w.view(t, func(r payg.Reader) error {
+			p, err := r.ListEvents(ctx, w.tenant, payg.EventQuery{ContractID: w.contract.ID, Type: payg.EventContractStatusChanged}, core.PageRequest{})
+			for _, e := range p.Items {
+				var d struct{ From, To string }
+				_ = json.Unmarshal(e.Data, &d)
+				out = append(out, d.From+">"+d.To)
+			}
+			return err
+		})
+		return out
+	}
+	sweep := func(want int) {
+		t.Helper()
+		if n, err := w.svc.SweepStatuses(ctx); err != nil || n != want {
+			t.Fatalf("SweepStatuses = %d, %v; want %d", n, err, want)
+		}
+	}
+	sweep(0)                            // paid for a day
+	w.clock.Advance(5 * 24 * time.Hour) // grace 3 days: late
+	sweep(1)
+	sweep(0)                             // announced once
+	w.clock.Advance(40 * 24 * time.Hour) // default 30 days: defaulted
+	sweep(1)
+	if _, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSWEEP2", "AC100234", 50*testPricePerDay)); err != nil {
+		t.Fatal(err)
+	}
+	sweep(0)
+	got := statusEvents()
+	want := []string{"pending_deposit>active", "active>late", "late>defaulted", "defaulted>active"}
+	if !slices.Equal(got, want) {
+		t.Errorf("status events %v, want %v", got, want)
 	}
 }

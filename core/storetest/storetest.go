@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("MpesaCallbacks", func(t *testing.T) { testMpesaCallbacks(t, h) })
 	t.Run("OperatorActions", func(t *testing.T) { testOperatorActions(t, h) })
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
+	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.

@@ -58,6 +58,7 @@ CREATE TABLE contracts (
     plan           JSONB NOT NULL,
     state          JSONB NOT NULL,
     status         TEXT NOT NULL,
+    announced_status TEXT NOT NULL DEFAULT '',
     paid_through   TIMESTAMPTZ,
     currency       TEXT NOT NULL,
     version        BIGINT NOT NULL,

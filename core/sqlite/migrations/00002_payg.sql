@@ -58,6 +58,7 @@ CREATE TABLE contracts (
     plan           TEXT NOT NULL,
     state          TEXT NOT NULL,
     status         TEXT NOT NULL,
+    announced_status TEXT NOT NULL DEFAULT '',
     paid_through   TEXT,
     currency       TEXT NOT NULL,
     version        INTEGER NOT NULL,
