@@ -56,6 +56,7 @@ Usage:
   gateway token nexus encode --csv FILE             Nexus keycodes for each CSV row
   gateway apikey create|list|revoke                 manage /v1 API keys (gateway apikey help)
   gateway keys rotate --new-key REF                 re-seal device keys under a new master key
+  gateway sim pay --instance N --account A --amount 500  deliver a simulated M-Pesa payment
   gateway version                                   print the version
 
 Configuration: --config FILE (or GATEWAY_CONFIG), then GATEWAY_* variables.
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, e env) int {
 		err = migrateCmd(ctx, rest, e)
 	case "apikey":
 		err = apikeyCmd(ctx, rest, e)
+	case "sim":
+		err = simCmd(ctx, rest, e)
 	case "keys":
 		err = keysCmd(ctx, rest, e)
 	case "token":

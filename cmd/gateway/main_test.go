@@ -327,8 +327,22 @@ instances:
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("wrong secret answered %d, want 404", resp.StatusCode)
 	}
+	// gateway sim pay delivers a simulated payment the same way.
+	var simOut, simErr bytes.Buffer
+	if code := run(context.Background(), []string{"sim", "pay", "--config", cfg, "--instance", "ke-paybill",
+		"--account", "AC999998", "--amount", "250", "--url", "http://" + p.addr}, env{
+		stdout: &simOut, stderr: &simErr,
+		lookup: func(k string) (string, bool) {
+			if k == "TEST_MPESA_SECRET" {
+				return secret, true
+			}
+			return "", false
+		},
+	}); code != 0 || !strings.Contains(simOut.String(), "gateway answered 200") {
+		t.Fatalf("sim pay: exit %d: %s %s", code, simOut.String(), simErr.String())
+	}
 	code, metrics := p.get(t, "/metrics")
-	if code != 200 || !strings.Contains(metrics, `gateway_callbacks_total{instance="ke-paybill",kind="c2b-confirmation",outcome="suspense"} 1`) ||
+	if code != 200 || !strings.Contains(metrics, `gateway_callbacks_total{instance="ke-paybill",kind="c2b-confirmation",outcome="suspense"} 2`) ||
 		!strings.Contains(metrics, `outcome="duplicate"} 1`) {
 		t.Errorf("callback metrics missing:\n%s", grepLines(metrics, "gateway_callbacks_total"))
 	}
