@@ -117,6 +117,11 @@ type Tx interface {
 	// with Seq set.
 	InsertEvent(ctx context.Context, e Event) (Event, error)
 	InsertQuarantine(ctx context.Context, q Quarantined) error
+	// EnqueueJob stores a durable job in this transaction, so it exists
+	// if and only if the transaction commits (see core.JobService for the
+	// defaults of zero fields). A job whose Key is taken is a no-op, not
+	// an error.
+	EnqueueJob(ctx context.Context, j core.Job) error
 }
 
 // LedgerLine is a lease.Line as stored: which contract, which payment, and

@@ -76,11 +76,12 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 	return &Store{
 		pool: pool, sqldb: sqldb, goose: provider, clock: clock,
 		Store: sqlstore.New(sqldb, sqldb, sqlstore.Dialect{
-			Numbered:  true,
-			ForUpdate: " FOR UPDATE",
-			Time:      func(t time.Time) any { return t.UTC() },
-			Translate: translate,
-		}),
+			Numbered:   true,
+			ForUpdate:  " FOR UPDATE",
+			SkipLocked: " FOR UPDATE SKIP LOCKED",
+			Time:       func(t time.Time) any { return t.UTC() },
+			Translate:  translate,
+		}, clock),
 	}, nil
 }
 

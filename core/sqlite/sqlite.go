@@ -103,7 +103,7 @@ func Open(ctx context.Context, path string, clock core.Clock) (*Store, error) {
 		Store: sqlstore.New(write, read, sqlstore.Dialect{
 			Time:      func(t time.Time) any { return formatTime(t) },
 			Translate: translate,
-		}),
+		}, clock),
 	}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
 )
 
@@ -22,24 +23,31 @@ type Dialect struct {
 	// ForUpdate is appended to a SELECT to lock its rows ("" where the
 	// transaction already holds the whole database, as in SQLite).
 	ForUpdate string
+	// SkipLocked is appended to the SELECT that picks jobs to claim, so
+	// concurrent claimers pass over each other's rows (" FOR UPDATE SKIP
+	// LOCKED" on PostgreSQL; "" in SQLite, whose single writer serialises
+	// claims).
+	SkipLocked string
 	// Time converts a time for a query argument.
 	Time func(time.Time) any
 	// Translate turns a driver error into a core error.
 	Translate func(error) error
 }
 
-// Store is payg.Store over a write and a read connection pool (the same
-// pool for PostgreSQL).
+// Store is payg.Store, core.JobQueue, core.JobService and
+// core.WebhookStore over a write and a read connection pool (the same pool
+// for PostgreSQL).
 type Store struct {
 	write, read *sql.DB
 	d           Dialect
+	clock       core.Clock
 }
 
 var _ payg.Store = (*Store)(nil)
 
-// New returns a Store.
-func New(write, read *sql.DB, d Dialect) *Store {
-	return &Store{write: write, read: read, d: d}
+// New returns a Store whose times (job claims, leases) come from clock.
+func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
+	return &Store{write: write, read: read, d: d, clock: clock}
 }
 
 // InTx runs fn in a write transaction.
@@ -48,7 +56,7 @@ func (s *Store) InTx(ctx context.Context, fn func(payg.Tx) error) error {
 	if err != nil {
 		return s.d.Translate(err)
 	}
-	if err := fn(&txn{q: tx, d: s.d}); err != nil {
+	if err := fn(&txn{q: tx, d: s.d, clock: s.clock}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -62,13 +70,14 @@ func (s *Store) View(ctx context.Context, fn func(payg.Reader) error) error {
 		return s.d.Translate(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	return fn(&txn{q: tx, d: s.d})
+	return fn(&txn{q: tx, d: s.d, clock: s.clock})
 }
 
 // txn implements payg.Tx on one *sql.Tx.
 type txn struct {
-	q *sql.Tx
-	d Dialect
+	q     *sql.Tx
+	d     Dialect
+	clock core.Clock
 }
 
 // rebind rewrites '?' placeholders for dialects that number them.

@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("OperatorActions", func(t *testing.T) { testOperatorActions(t, h) })
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
+	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.

@@ -1,0 +1,317 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker"
+
+	"github.com/payg-gateway/gateway/connectors/webhook/signature"
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/jobs"
+)
+
+// Defaults of DelivererOptions.
+const (
+	DefaultTimeout         = 15 * time.Second
+	DefaultBreakerFailures = 5
+	DefaultBreakerOpenFor  = time.Minute
+	// MaxRetryAfter caps the wait an endpoint's Retry-After can ask for.
+	MaxRetryAfter = 24 * time.Hour
+)
+
+// DelivererOptions configure a Deliverer.
+type DelivererOptions struct {
+	Store core.WebhookStore
+	Clock core.Clock
+	// Client sends deliveries; nil is NewClient(Egress, Timeout). A client
+	// given here should come from NewClient too, or it has no egress guard.
+	Client *http.Client
+	Egress Egress
+	// Timeout bounds one attempt (connect, send, answer).
+	Timeout time.Duration
+	// BreakerFailures consecutive failed attempts to an endpoint (no
+	// answer, 429 or 5xx) open its circuit breaker; it stays open
+	// BreakerOpenFor (wall time: gobreaker v1 has no clock), then lets one
+	// attempt through. Deliveries meeting an open breaker are rescheduled
+	// BreakerOpenFor later without spending an attempt.
+	BreakerFailures int
+	BreakerOpenFor  time.Duration
+	// Registerer receives the delivery metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// UserAgent is sent with every delivery.
+	UserAgent string
+}
+
+// Deliverer is the jobs.Handler of Queue. It is safe for concurrent use.
+type Deliverer struct {
+	o        DelivererOptions
+	log      *slog.Logger
+	metrics  *metrics
+	mu       sync.Mutex
+	breakers map[string]*gobreaker.TwoStepCircuitBreaker
+	limits   limiter
+}
+
+var _ jobs.Handler = (*Deliverer)(nil)
+
+// NewDeliverer returns a Deliverer; it fails only if its metrics cannot be
+// registered.
+func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Client == nil {
+		o.Client = NewClient(o.Egress, o.Timeout)
+	}
+	if o.BreakerFailures <= 0 {
+		o.BreakerFailures = DefaultBreakerFailures
+	}
+	if o.BreakerOpenFor <= 0 {
+		o.BreakerOpenFor = DefaultBreakerOpenFor
+	}
+	if o.Clock == nil {
+		o.Clock = core.SystemClock{}
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "payg-gateway-webhooks/1"
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Deliverer{
+		o: o, log: log.With("component", "webhook"), metrics: m,
+		breakers: map[string]*gobreaker.TwoStepCircuitBreaker{}, limits: limiter{tat: map[string]time.Time{}},
+	}, nil
+}
+
+// errUnhealthy marks an attempt that counts against the endpoint's breaker.
+var errUnhealthy = errors.New("endpoint unhealthy")
+
+func (d *Deliverer) breaker(endpointID string) *gobreaker.TwoStepCircuitBreaker {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, ok := d.breakers[endpointID]
+	if !ok {
+		failures := uint32(d.o.BreakerFailures)
+		b = gobreaker.NewTwoStepCircuitBreaker(gobreaker.Settings{
+			Name:        endpointID,
+			Timeout:     d.o.BreakerOpenFor,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				d.log.Warn("webhook: circuit breaker", "endpoint", name, "from", from.String(), "to", to.String())
+			},
+		})
+		d.breakers[endpointID] = b
+	}
+	return b
+}
+
+// Handle delivers one event to one endpoint: one attempt.
+func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
+	var p delivery
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		d.metrics.outcome("malformed")
+		return jobs.Permanent(fmt.Errorf("webhook: job %s payload: %w", j.ID, err))
+	}
+	ep, err := d.o.Store.WebhookEndpoint(ctx, j.TenantID, p.EndpointID)
+	switch {
+	case core.ErrorCode(err) == core.ENOTFOUND:
+		d.metrics.outcome("skipped")
+		return jobs.Permanent(fmt.Errorf("webhook: endpoint %s was deleted", p.EndpointID))
+	case err != nil:
+		return fmt.Errorf("webhook: endpoint %s: %w", p.EndpointID, err)
+	case !ep.Enabled:
+		d.metrics.outcome("skipped")
+		return jobs.Permanent(fmt.Errorf("webhook: endpoint %s is disabled", ep.ID))
+	}
+	now := d.o.Clock.Now()
+	secrets := activeSecrets(ep, now)
+	if len(secrets) == 0 {
+		d.metrics.outcome("skipped")
+		return jobs.Permanent(fmt.Errorf("webhook: endpoint %s has no active secret", ep.ID))
+	}
+	if ok, at := d.limits.take(ep.ID, ep.RateLimitPerSecond, now); !ok {
+		d.metrics.outcome("rate_limited")
+		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s over its rate limit of %d/s", ep.ID, ep.RateLimitPerSecond), at)
+	}
+	done, err := d.breaker(ep.ID).Allow()
+	if err != nil { // open, or half-open with its probe in flight
+		d.metrics.outcome("breaker_open")
+		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s circuit breaker %v", ep.ID, err), now.Add(d.o.BreakerOpenFor))
+	}
+
+	res := d.post(ctx, ep, secrets, p, now)
+	done(!errors.Is(res.err, errUnhealthy))
+
+	a := core.WebhookAttempt{
+		ID: newID("wha_"), TenantID: j.TenantID, JobID: j.ID, EndpointID: ep.ID, EventID: p.EventID,
+		Attempt: j.Attempts, At: now, StatusCode: res.status, Latency: res.latency, Response: res.snippet,
+	}
+	if res.err != nil {
+		a.Error = res.err.Error()
+	}
+	if err := d.o.Store.InsertWebhookAttempt(context.WithoutCancel(ctx), a); err != nil {
+		// The attempt happened; losing its log line must not resend it.
+		d.log.Error("webhook: record attempt", "job", j.ID, "endpoint", ep.ID, "err", err)
+	}
+	if res.sent {
+		d.metrics.latency.Observe(res.latency.Seconds())
+	}
+
+	switch {
+	case res.err == nil:
+		d.metrics.outcome("delivered")
+		return nil
+	case res.status == http.StatusGone:
+		d.metrics.outcome("gone")
+		reason := fmt.Sprintf("answered 410 Gone at %s", now.Format(time.RFC3339))
+		if err := d.o.Store.DisableWebhookEndpoint(context.WithoutCancel(ctx), ep.TenantID, ep.ID, reason, now); err != nil {
+			return fmt.Errorf("webhook: disable endpoint %s after 410: %w", ep.ID, err)
+		}
+		d.log.Warn("webhook: endpoint disabled", "endpoint", ep, "reason", reason)
+		return jobs.Permanent(res.err)
+	case j.Attempts >= j.MaxAttempts:
+		d.metrics.outcome("dead")
+	default:
+		d.metrics.outcome("failed")
+	}
+	if !res.retryAt.IsZero() {
+		return jobs.RetryAt(res.err, res.retryAt)
+	}
+	return res.err
+}
+
+// result is what one POST came to.
+type result struct {
+	sent    bool
+	status  int // 0: no answer
+	latency time.Duration
+	snippet string
+	// err is nil for 2xx; wraps errUnhealthy when the endpoint did not
+	// answer, or answered 429 or 5xx.
+	err     error
+	retryAt time.Time // from Retry-After
+}
+
+func (d *Deliverer) post(ctx context.Context, ep core.WebhookEndpoint, secrets []string, p delivery, now time.Time) result {
+	body := []byte(p.Body)
+	h, err := signature.Headers(secrets, p.EventID, now, body)
+	if err != nil {
+		return result{err: fmt.Errorf("sign: %w", err)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		return result{err: fmt.Errorf("request: %w", err)}
+	}
+	req.Header = h
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", d.o.UserAgent)
+
+	start := time.Now()
+	resp, err := d.o.Client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL may carry a token: keep it out of the log
+		}
+		return result{sent: true, latency: time.Since(start), err: fmt.Errorf("%w: %v", errUnhealthy, err)}
+	}
+	snip, _ := io.ReadAll(io.LimitReader(resp.Body, core.MaxWebhookSnippet))
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10) // let the connection be reused
+	resp.Body.Close()
+	r := result{sent: true, status: resp.StatusCode, latency: time.Since(start), snippet: snippet(snip)}
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+	case c == http.StatusTooManyRequests || c >= 500:
+		r.err = fmt.Errorf("%w: HTTP %d", errUnhealthy, c)
+		r.retryAt = retryAfter(resp.Header.Get("Retry-After"), d.o.Clock.Now())
+	default:
+		r.err = fmt.Errorf("HTTP %d", c)
+		if c == http.StatusGone {
+			r.err = errors.New("HTTP 410 Gone: endpoint disabled")
+		}
+	}
+	return r
+}
+
+// snippet makes the start of an answer storable text: valid UTF-8, no NUL.
+func snippet(b []byte) string {
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "")
+	for len(s) > core.MaxWebhookSnippet {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date) as a
+// time after now, capped at MaxRetryAfter; zero when absent or unreadable.
+func retryAfter(v string, now time.Time) time.Time {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return time.Time{}
+		}
+		d = time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return time.Time{}
+	}
+	return now.Add(min(max(d, 0), MaxRetryAfter))
+}
+
+// limiter is a per-endpoint rate limit (GCRA: a token bucket holding one
+// second's worth) on the injected clock.
+type limiter struct {
+	mu  sync.Mutex
+	tat map[string]time.Time // theoretical arrival time of the next request
+}
+
+// take reports whether endpoint may be sent to at now under rate per
+// second; if not, when it may.
+func (l *limiter) take(endpoint string, rate int, now time.Time) (bool, time.Time) {
+	if rate <= 0 {
+		return true, time.Time{}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	interval := time.Second / time.Duration(rate)
+	burst := time.Second // rate requests at once
+	tat := l.tat[endpoint]
+	if tat.Before(now) {
+		tat = now
+	}
+	if allowAt := tat.Add(interval - burst); now.Before(allowAt) {
+		return false, allowAt
+	}
+	l.tat[endpoint] = tat.Add(interval)
+	return true, time.Time{}
+}

@@ -1,0 +1,348 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/coretest"
+	"github.com/payg-gateway/gateway/core/payg"
+)
+
+// jobStore is what the job tests need of a store.
+type jobStore interface {
+	core.Store
+	payg.Store
+	core.JobQueue
+	core.JobService
+}
+
+func asJobStore(t *testing.T, s core.Store) jobStore {
+	t.Helper()
+	js, ok := s.(jobStore)
+	if !ok {
+		t.Fatalf("%T does not implement the job queue", s)
+	}
+	return js
+}
+
+func testJobs(t *testing.T, h Harness) {
+	t.Run("EnqueueFollowsTheTransaction", func(t *testing.T) { testJobEnqueueTx(t, h) })
+	t.Run("ClaimCompleteRetryKill", func(t *testing.T) { testJobLifecycle(t, h) })
+	t.Run("LeaseExpiry", func(t *testing.T) { testJobLeaseExpiry(t, h) })
+	t.Run("ConcurrentClaimers", func(t *testing.T) { testJobConcurrentClaimers(t, h) })
+}
+
+func job(key string) core.Job {
+	return core.Job{TenantID: core.DefaultTenantID, Queue: "test", Key: key, Payload: []byte(`{"n":1}`), MaxAttempts: 3}
+}
+
+func jobByKey(t *testing.T, s jobStore, key string) (core.Job, bool) {
+	t.Helper()
+	p, err := s.ListJobs(context.Background(), core.JobQuery{TenantID: core.DefaultTenantID, KeyPrefix: key}, core.PageRequest{Limit: core.MaxPageLimit})
+	if err != nil {
+		t.Fatalf("ListJobs: %v", err)
+	}
+	for _, j := range p.Items {
+		if j.Key == key {
+			return j, true
+		}
+	}
+	return core.Job{}, false
+}
+
+func testJobEnqueueTx(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+
+	// A transaction that rolls back leaves no job behind.
+	errBoom := errors.New("boom")
+	err := s.InTx(ctx, func(tx payg.Tx) error {
+		if err := tx.EnqueueJob(ctx, job("rolled-back")); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("InTx = %v, want the function's error", err)
+	}
+	if _, ok := jobByKey(t, s, "rolled-back"); ok {
+		t.Fatal("a job enqueued in a rolled-back transaction exists")
+	}
+
+	// A duplicate key is a no-op, in the same transaction, in another one,
+	// and outside any.
+	err = s.InTx(ctx, func(tx payg.Tx) error {
+		for range 2 {
+			if err := tx.EnqueueJob(ctx, job("once")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("enqueue twice in one transaction: %v", err)
+	}
+	if err := s.InTx(ctx, func(tx payg.Tx) error { return tx.EnqueueJob(ctx, job("once")) }); err != nil {
+		t.Fatalf("enqueue a taken key again: %v", err)
+	}
+	if inserted, err := s.EnqueueJob(ctx, job("once")); err != nil || inserted {
+		t.Fatalf("EnqueueJob of a taken key = %v, %v; want false, nil", inserted, err)
+	}
+	p, err := s.ListJobs(ctx, core.JobQuery{TenantID: core.DefaultTenantID, Queue: "test"}, core.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 1 {
+		t.Fatalf("%d jobs, want 1", len(p.Items))
+	}
+	j := p.Items[0]
+	now := clock.Now().Truncate(time.Microsecond)
+	if j.Key != "once" || j.State != core.JobPending || j.Attempts != 0 || j.MaxAttempts != 3 ||
+		!j.RunAt.Equal(now) || !j.CreatedAt.Equal(now) || string(j.Payload) != `{"n":1}` || j.ID == "" {
+		t.Errorf("stored job %+v", j)
+	}
+	if got, err := s.Job(ctx, core.DefaultTenantID, j.ID); err != nil || got.Key != "once" {
+		t.Errorf("Job(%s) = %+v, %v", j.ID, got, err)
+	}
+	if _, err := s.CreateTenant(ctx, tenant("other")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Job(ctx, "other", j.ID); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("another tenant's job: %v, want not found", err)
+	}
+	if _, err := s.EnqueueJob(ctx, core.Job{TenantID: core.DefaultTenantID, Queue: "test"}); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("job without a key: %v, want invalid", err)
+	}
+}
+
+func claim(t *testing.T, s core.JobQueue, limit int, lease time.Duration) []core.Job {
+	t.Helper()
+	js, err := s.Claim(context.Background(), "test", limit, lease)
+	if err != nil {
+		t.Fatalf("Claim: %v", err)
+	}
+	return js
+}
+
+func keys(js []core.Job) []string {
+	var out []string
+	for _, j := range js {
+		out = append(out, j.Key)
+	}
+	return out
+}
+
+func testJobLifecycle(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+	start := clock.Now()
+	later := job("later")
+	later.RunAt = start.Add(time.Hour)
+	for _, j := range []core.Job{job("a"), job("b"), later} {
+		if _, err := s.EnqueueJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Millisecond)
+	}
+	other := job("other-queue")
+	other.Queue = "elsewhere"
+	if _, err := s.EnqueueJob(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+
+	// Due jobs of the queue only, in order, up to the limit.
+	got := claim(t, s, 1, time.Minute)
+	if len(got) != 1 || got[0].Key != "a" {
+		t.Fatalf("first claim %v, want [a]", keys(got))
+	}
+	a := got[0]
+	leaseEnd := clock.Now().Add(time.Minute).Truncate(time.Microsecond)
+	if a.State != core.JobRunning || a.Attempts != 1 || !a.LockedUntil.Equal(leaseEnd) || !a.RunAt.Equal(leaseEnd) {
+		t.Errorf("claimed job %+v; want running, attempt 1, locked until %v", a, leaseEnd)
+	}
+	got = claim(t, s, 10, time.Minute)
+	if len(got) != 1 || got[0].Key != "b" {
+		t.Fatalf("second claim %v, want [b]: a is running, later is not due", keys(got))
+	}
+	b := got[0]
+	if got := claim(t, s, 10, time.Minute); len(got) != 0 {
+		t.Fatalf("third claim %v, want nothing", keys(got))
+	}
+
+	// Retry spends the attempt; the job is due again at the given time.
+	if err := s.Retry(ctx, a, clock.Now().Add(10*time.Second), "timeout", true); err != nil {
+		t.Fatalf("Retry: %v", err)
+	}
+	if got := claim(t, s, 10, time.Minute); len(got) != 0 {
+		t.Fatalf("claim before the retry time: %v", keys(got))
+	}
+	clock.Advance(10 * time.Second)
+	got = claim(t, s, 10, time.Minute)
+	if len(got) != 1 || got[0].Key != "a" || got[0].Attempts != 2 || got[0].LastError != "timeout" {
+		t.Fatalf("claim after the retry time: %+v", got)
+	}
+	a = got[0]
+
+	// A retry without spending gives the attempt back.
+	if err := s.Retry(ctx, a, clock.Now(), "breaker open", false); err != nil {
+		t.Fatal(err)
+	}
+	got = claim(t, s, 10, time.Minute)
+	if len(got) != 1 || got[0].Attempts != 2 {
+		t.Fatalf("after a retry that did not spend: %+v; want attempt 2 again", got)
+	}
+	a = got[0]
+
+	if err := s.Complete(ctx, a); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	if err := s.Complete(ctx, a); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("second Complete = %v, want conflict", err)
+	}
+	if err := s.Kill(ctx, b, "410 Gone"); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	clock.Advance(2 * time.Hour)
+	got = claim(t, s, 10, time.Minute)
+	if len(got) != 1 || got[0].Key != "later" {
+		t.Fatalf("after two hours: %v, want [later]: done and dead jobs never run again", keys(got))
+	}
+
+	dead, err := s.ListJobs(ctx, core.JobQuery{TenantID: core.DefaultTenantID, Queue: "test", State: core.JobDead}, core.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead.Items) != 1 || dead.Items[0].Key != "b" || dead.Items[0].LastError != "410 Gone" || !dead.Items[0].LockedUntil.IsZero() {
+		t.Errorf("dead jobs %+v, want b with its error", dead.Items)
+	}
+	if j, ok := jobByKey(t, s, "a"); !ok || j.State != core.JobDone || j.Attempts != 2 {
+		t.Errorf("completed job %+v", j)
+	}
+
+	// A replay is a new job under a derived key; replaying again is a no-op.
+	replay := dead.Items[0]
+	replay.ID, replay.Key, replay.Attempts, replay.RunAt, replay.CreatedAt = "", replay.ReplayKey(replay.ID), 0, time.Time{}, time.Time{}
+	for i, want := range []bool{true, false} {
+		if inserted, err := s.EnqueueJob(ctx, replay); err != nil || inserted != want {
+			t.Fatalf("replay #%d: inserted %v, %v; want %v", i+1, inserted, err, want)
+		}
+	}
+	got = claim(t, s, 10, time.Minute)
+	if len(got) != 1 || got[0].Key != "b#replay:"+b.ID || got[0].Attempts != 1 {
+		t.Fatalf("claim after a replay: %+v", got)
+	}
+}
+
+func testJobLeaseExpiry(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+	if _, err := s.EnqueueJob(ctx, job("crash")); err != nil {
+		t.Fatal(err)
+	}
+	first := claim(t, s, 1, time.Minute)
+	if len(first) != 1 {
+		t.Fatalf("claimed %d", len(first))
+	}
+	// The worker dies. Until its lease ends, nobody else gets the job.
+	clock.Advance(59 * time.Second)
+	if got := claim(t, s, 1, time.Minute); len(got) != 0 {
+		t.Fatalf("claimed a leased job: %v", keys(got))
+	}
+	clock.Advance(time.Second)
+	second := claim(t, s, 1, time.Minute)
+	if len(second) != 1 || second[0].ID != first[0].ID || second[0].Attempts != 2 {
+		t.Fatalf("after the lease: %+v, want the job again at attempt 2", second)
+	}
+	// The first worker wakes up: its outcome is refused.
+	if err := s.Complete(ctx, first[0]); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("Complete by the worker that lost its lease = %v, want conflict", err)
+	}
+	if err := s.Retry(ctx, first[0], clock.Now(), "late", true); core.ErrorCode(err) != core.ECONFLICT {
+		t.Errorf("Retry by the worker that lost its lease = %v, want conflict", err)
+	}
+	if err := s.Complete(ctx, second[0]); err != nil {
+		t.Errorf("Complete by the new owner: %v", err)
+	}
+}
+
+// testJobConcurrentClaimers runs several replicas (stores on one database)
+// with several claiming goroutines each: every job is claimed exactly once.
+func testJobConcurrentClaimers(t *testing.T, h Harness) {
+	ctx := context.Background()
+	open := h.NewDatabase(t)
+	clock := coretest.NewClock(Epoch)
+	first := asJobStore(t, open(t, clock))
+	if err := first.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const total = 600
+	err := first.InTx(ctx, func(tx payg.Tx) error {
+		for i := range total {
+			if err := tx.EnqueueJob(ctx, job(fmt.Sprintf("job-%04d", i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := []jobStore{first, asJobStore(t, open(t, clock)), asJobStore(t, open(t, clock))}
+	const perStore = 4
+	var (
+		mu     sync.Mutex
+		claims = map[string]int{}
+		wg     sync.WaitGroup
+		errs   = make(chan error, len(stores)*perStore)
+	)
+	begin := time.Now()
+	for _, s := range stores {
+		for range perStore {
+			wg.Go(func() {
+				for {
+					js, err := s.Claim(ctx, "test", 5, time.Hour)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(js) == 0 {
+						return
+					}
+					for _, j := range js {
+						mu.Lock()
+						claims[j.Key]++
+						mu.Unlock()
+						if err := s.Complete(ctx, j); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	took := time.Since(begin)
+	close(errs)
+	for err := range errs {
+		t.Errorf("claimer: %v", err)
+	}
+	if len(claims) != total {
+		t.Errorf("%d jobs claimed, want %d", len(claims), total)
+	}
+	for k, n := range claims {
+		if n != 1 {
+			t.Errorf("job %s claimed %d times", k, n)
+		}
+	}
+	t.Logf("%d jobs claimed and completed by %d claimers on %d stores in %v (%.0f jobs/s)",
+		total, len(stores)*perStore, len(stores), took.Round(time.Millisecond), float64(total)/took.Seconds())
+}
