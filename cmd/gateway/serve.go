@@ -90,6 +90,8 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 	srv, err := httpapi.New(httpapi.Options{
 		Callbacks:         host,
 		Store:             store,
+		PAYG:              svc,
+		PAYGStore:         store,
 		Logger:            log,
 		Registry:          reg,
 		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,

@@ -72,8 +72,11 @@ type api struct {
 func newAPI(t *testing.T, store core.Store, configure ...func(*httpapi.Options)) *api {
 	t.Helper()
 	logs := &syncBuffer{}
+	svc, ps := newPAYG(t, store, core.SystemClock{})
 	opts := httpapi.Options{
 		Store:           store,
+		PAYG:            svc,
+		PAYGStore:       ps,
 		Logger:          slog.New(slog.NewJSONHandler(logs, nil)),
 		Registry:        prometheus.NewRegistry(),
 		MaxBodyBytes:    1 << 20,

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/payg"
 	"github.com/payg-gateway/gateway/core/sqlite"
 )
 
@@ -23,7 +24,8 @@ func newTestServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	s, err := New(Options{Store: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	svc := payg.NewService(payg.Options{Store: store, Tenants: store, Clock: core.SystemClock{}})
+	s, err := New(Options{Store: store, PAYG: svc, PAYGStore: store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(), MaxBodyBytes: 1024})
 	if err != nil {
 		t.Fatal(err)

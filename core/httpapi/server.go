@@ -20,6 +20,7 @@ import (
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
+	"github.com/payg-gateway/gateway/core/payg"
 	"github.com/payg-gateway/gateway/openapi"
 )
 
@@ -27,6 +28,11 @@ import (
 type Options struct {
 	Store  core.Store
 	Logger *slog.Logger
+	// PAYG is the lease and token engine behind the /v1 customers,
+	// devices, plans, contracts, payments, suspense and events;
+	// PAYGStore is its store, read directly for lookups and lists.
+	PAYG      *payg.Service
+	PAYGStore payg.Store
 	// Registry receives the HTTP metrics and is served at /metrics. It is
 	// built once in main; library packages never register globally.
 	Registry *prometheus.Registry
@@ -73,6 +79,9 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	if opts.Store == nil || opts.Logger == nil || opts.Registry == nil {
 		return nil, errors.New("httpapi: Store, Logger and Registry are required")
+	}
+	if opts.PAYG == nil || opts.PAYGStore == nil {
+		return nil, errors.New("httpapi: PAYG and PAYGStore are required")
 	}
 	if opts.MaxBodyBytes <= 0 {
 		return nil, errors.New("httpapi: MaxBodyBytes must be positive")

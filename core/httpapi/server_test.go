@@ -69,8 +69,11 @@ func newFixture(t *testing.T, migrate bool) *fixture {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector())
 	logs := &syncBuffer{}
+	svc, ps := newPAYG(t, store, core.SystemClock{})
 	srv, err := httpapi.New(httpapi.Options{
 		Store:           store,
+		PAYG:            svc,
+		PAYGStore:       ps,
 		Logger:          slog.New(slog.NewJSONHandler(logs, nil)),
 		Registry:        reg,
 		MaxBodyBytes:    64,
