@@ -38,6 +38,7 @@ type Config struct {
 	// adapter it runs (payments.mpesa, payments.mtn_momo, …), the tenant
 	// it serves and its settings, which the adapter validates.
 	Instances []Instance `yaml:"instances"`
+	Webhooks  Webhooks   `yaml:"webhooks"`
 	Log       Log        `yaml:"log"`
 	HTTP      HTTP       `yaml:"http"`
 	API       API        `yaml:"api"`
@@ -87,6 +88,18 @@ type HTTP struct {
 }
 
 // API configures the /v1 REST API.
+// Webhooks configures delivery to the CRM's webhook endpoints.
+type Webhooks struct {
+	// AllowPrivateNetworks lets endpoints resolve to private addresses
+	// (10/8, 172.16/12, 192.168/16, fc00::/7, 100.64/10): a CRM on the
+	// distributor's own network. Off by default (SSRF guard).
+	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// AllowLoopback lets endpoints resolve to this machine (development).
+	AllowLoopback bool `yaml:"allow_loopback"`
+	// Workers is how many deliveries (and other jobs) run at once.
+	Workers int `yaml:"workers"`
+}
+
 type API struct {
 	// RateLimitPerSecond is the sustained requests per second each API key
 	// may make; 0 turns the limit off.
@@ -104,6 +117,7 @@ func Default() Config {
 		Store:       Secret{value: "sqlite:./data/gateway.db"},
 		AutoMigrate: true,
 		Log:         Log{Level: "info", Format: "json"},
+		Webhooks:    Webhooks{Workers: 4},
 		HTTP: HTTP{
 			MaxBodyBytes:      1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -167,6 +181,9 @@ func (c *Config) Validate() error {
 	}
 	if c.API.RateLimitPerSecond > 0 && c.API.RateBurst < 1 {
 		bad("api.rate_burst", "must be at least 1 while api.rate_limit_per_second is on, got %d", c.API.RateBurst)
+	}
+	if c.Webhooks.Workers < 1 || c.Webhooks.Workers > 256 {
+		bad("webhooks.workers", "must be 1 to 256, got %d", c.Webhooks.Workers)
 	}
 	seen := map[string]bool{}
 	for i, in := range c.Instances {

@@ -87,6 +87,20 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepStatuses(ctx, svc, log, time.Minute)
+	runner, err := newJobs(cfg, store, clock, log, reg)
+	if err != nil {
+		return err
+	}
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan error, 1)
+	go func() { jobsDone <- runner.Run(jobsCtx) }()
+	// The store closes only after the runner has stored its last outcome.
+	defer func() {
+		stopJobs()
+		if err := <-jobsDone; err != nil {
+			log.Error("job runner", "error", err)
+		}
+	}()
 	srv, err := httpapi.New(httpapi.Options{
 		Callbacks:         host,
 		Store:             store,

@@ -13,15 +13,20 @@ import (
 	"github.com/payg-gateway/gateway/adapters/nexus"
 	"github.com/payg-gateway/gateway/adapters/openpaygo"
 	"github.com/payg-gateway/gateway/config"
+	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
+	"github.com/payg-gateway/gateway/core/jobs"
 	"github.com/payg-gateway/gateway/core/payg"
 )
 
-// gatewayStore is what both stores are: the core store and the PAYG one.
+// gatewayStore is what both stores are: the core store, the PAYG one, the
+// job queue and the webhook endpoints.
 type gatewayStore interface {
 	core.Store
 	payg.Store
+	core.JobQueue
+	core.WebhookStore
 }
 
 // newPAYG builds the lease and token engine over store.
@@ -32,6 +37,7 @@ func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.
 	}
 	return payg.NewService(payg.Options{
 		Store: store, Tenants: store, Clock: clock, Box: box, Logger: log,
+		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}},
 		Engines: map[payg.TokenScheme]payg.TokenEngine{
 			payg.SchemeOpenPAYGO: openpaygo.Engine{},
 			payg.SchemeNexus:     nexus.Engine{},
@@ -75,4 +81,18 @@ func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, int
 			log.Info("contract statuses changed with time", "announced", n)
 		}
 	}
+}
+
+// newJobs returns the runner of durable jobs: webhook deliveries for now.
+func newJobs(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
+	deliverer, err := webhook.NewDeliverer(webhook.DelivererOptions{
+		Store: store, Clock: clock, Registerer: reg, Logger: log,
+		Egress: webhook.Egress{AllowPrivate: cfg.Webhooks.AllowPrivateNetworks, AllowLoopback: cfg.Webhooks.AllowLoopback},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
+	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
+	return r, nil
 }
