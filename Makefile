@@ -6,6 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 TESTFLAGS ?=
 BENCHTIME ?= 1s
+LOADFLAGS ?=
 
 .PHONY: run test bench lint build clean
 
@@ -17,9 +18,10 @@ run:
 test:
 	$(GO) test -race -count=1 -timeout 14m $(TESTFLAGS) ./...
 
-## bench: the benchmarks (token engines now; the load harness joins under test/load)
+## bench: the Go benchmarks, then the load harness (test/load) on SQLite, and on PostgreSQL when GATEWAY_TEST_POSTGRES_DSN is set
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) run ./test/load $(LOADFLAGS)
 
 ## lint: gofmt and go vet
 lint:

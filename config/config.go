@@ -42,6 +42,10 @@ type Config struct {
 	Log       Log        `yaml:"log"`
 	HTTP      HTTP       `yaml:"http"`
 	API       API        `yaml:"api"`
+
+	// TokenVendors are device makers' clouds that issue codes (token
+	// schemes named after them); see TokenVendor.
+	TokenVendors []TokenVendor `yaml:"token_vendors"`
 }
 
 // Instance is one named adapter instance, e.g. "ke-paybill" running
@@ -199,6 +203,7 @@ func (c *Config) Validate() error {
 			bad(path+".adapter", "required, e.g. payments.mpesa")
 		}
 	}
+	c.validateTokenVendors(bad)
 	sortFieldErrors(errs)
 	return errors.Join(errs...)
 }

@@ -23,6 +23,8 @@ type WebhookEndpoint struct {
 	DisabledReason string
 	// RateLimitPerSecond caps deliveries to the endpoint; 0 is no cap.
 	RateLimitPerSecond int
+	// Description says what the endpoint is, for people.
+	Description string
 	// Secrets sign deliveries: every active one signs each delivery, so a
 	// secret can be rotated without a gap. They are stored as given (not
 	// encrypted at rest yet) and never logged.

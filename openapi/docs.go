@@ -51,6 +51,9 @@ func (s *Spec) HTML() ([]byte, error) {
 			page.Tags = append(page.Tags, docTag{Name: t, Description: markdown(descr[t]), Operations: groups[t]})
 		}
 	}
+	for _, op := range s.hooks {
+		page.Webhooks = append(page.Webhooks, s.docOperation(op))
+	}
 	components, _ := s.tree["components"].(map[string]any)
 	schemas, _ := components["schemas"].(map[string]any)
 	for _, name := range sortedKeys(schemas) {
@@ -67,7 +70,9 @@ type docPage struct {
 	Title, Version, Summary string
 	Description             template.HTML
 	Tags                    []docTag
-	Schemas                 []docSchema
+	// Webhooks are the requests the gateway sends to CRM endpoints.
+	Webhooks []docOperation
+	Schemas  []docSchema
 }
 
 type docTag struct {
@@ -332,6 +337,9 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #dde2ea;padding
 {{range .Tags}}<div><a href="#tag-{{.Name}}"><strong>{{.Name}}</strong></a><ul>
 {{range .Operations}}<li><a href="#{{.Anchor}}"><code>{{.Method}}</code> {{.Path}}</a></li>
 {{end}}</ul></div>{{end}}
+{{if .Webhooks}}<div><a href="#webhooks"><strong>webhooks (sent to your endpoint)</strong></a><ul>
+{{range .Webhooks}}<li><a href="#{{.Anchor}}"><code>{{.Path}}</code></a></li>
+{{end}}</ul></div>{{end}}
 <div><a href="#schemas"><strong>schemas</strong></a></div>
 </nav>
 <main>
@@ -342,7 +350,18 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #dde2ea;padding
 {{range .Tags}}
 <h2 id="tag-{{.Name}}">{{.Name}}</h2>
 {{.Description}}
-{{range .Operations}}
+{{range .Operations}}{{template "op" .}}{{end}}{{end}}
+{{if .Webhooks}}<h2 id="webhooks">Webhooks</h2>
+<p>What the gateway POSTs to a CRM's webhook endpoint, one entry per event type: the request body (the envelope, with the <code>data</code> of that type), the signature headers, and what each answer makes the gateway do.</p>
+{{range .Webhooks}}{{template "op" .}}{{end}}{{end}}
+<h2 id="schemas">Schemas</h2>
+{{range .Schemas}}<h3 id="{{.Anchor}}">{{.Name}}</h3>
+<pre>{{.JSON}}</pre>
+{{end}}
+</main>
+</body>
+</html>
+{{define "op"}}
 <section class="op" id="{{.Anchor}}">
 <h3><span class="method {{.Method}}">{{.Method}}</span><code>{{.Path}}</code></h3>
 <p><strong>{{.Summary}}</strong> <span class="scope">({{.ID}}{{if .Scope}}; API key scope: {{.Scope}}{{end}})</span></p>
@@ -360,12 +379,4 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #dde2ea;padding
 {{range .Content}}<p class="scope">{{.MediaType}}</p>{{if .Schema}}<pre>{{.Schema}}</pre>{{end}}{{if .Example}}<p>Example:</p><pre>{{.Example}}</pre>{{end}}
 {{end}}{{end}}
 </section>
-{{end}}{{end}}
-<h2 id="schemas">Schemas</h2>
-{{range .Schemas}}<h3 id="{{.Anchor}}">{{.Name}}</h3>
-<pre>{{.JSON}}</pre>
-{{end}}
-</main>
-</body>
-</html>
-`))
+{{end}}`))

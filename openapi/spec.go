@@ -35,6 +35,9 @@ type Spec struct {
 	tree map[string]any // the document as JSON values (json.Number numbers)
 	ops  []*Operation
 	byID map[string]*Operation // "GET /v1/api-keys/{id}"
+	// hooks are the document's webhooks (OpenAPI 3.1): the requests the
+	// gateway sends, by name (the event type).
+	hooks []*Operation
 }
 
 // Operation is one method on one path of the document.
@@ -129,6 +132,22 @@ func Parse(doc []byte) (*Spec, error) {
 			s.byID[op.Method+" "+op.Path] = op
 		}
 	}
+	webhooks, _ := tree["webhooks"].(map[string]any)
+	for _, name := range sortedKeys(webhooks) {
+		item, _ := webhooks[name].(map[string]any)
+		node, ok := item["post"].(map[string]any)
+		if !ok || len(item) != 1 {
+			return nil, fmt.Errorf("openapi: webhook %s: want exactly one operation, post", name)
+		}
+		op, err := b.operation(http.MethodPost, name, item, node, "/webhooks/"+escape(name)+"/post")
+		if err != nil {
+			return nil, fmt.Errorf("openapi: webhook %s: %w", name, err)
+		}
+		if op.body == nil {
+			return nil, fmt.Errorf("openapi: webhook %s: no request body", name)
+		}
+		s.hooks = append(s.hooks, op)
+	}
 	return s, nil
 }
 
@@ -154,6 +173,22 @@ func (s *Spec) YAML() []byte { return bytes.Clone(s.yaml) }
 // Operations returns every operation, ordered by path, then method in
 // the document's order.
 func (s *Spec) Operations() []*Operation { return slices.Clone(s.ops) }
+
+// Webhooks returns the document's webhooks, ordered by name: the requests
+// the gateway sends to CRM endpoints, one per event type. Each is a POST
+// whose Path is the webhook's name (the event type); ValidateBody checks
+// a delivery's body and ValidateParams its signature headers.
+func (s *Spec) Webhooks() []*Operation { return slices.Clone(s.hooks) }
+
+// Webhook returns the webhook named name (an event type), or nil.
+func (s *Spec) Webhook(name string) *Operation {
+	for _, op := range s.hooks {
+		if op.Path == name {
+			return op
+		}
+	}
+	return nil
+}
 
 // Operation returns the operation for method and path template, or nil.
 func (s *Spec) Operation(method, pathTemplate string) *Operation {

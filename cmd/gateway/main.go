@@ -7,6 +7,7 @@
 //	gateway token openpaygo encode|decode --csv FILE
 //	gateway token nexus encode --csv FILE
 //	gateway apikey create|list|revoke
+//	gateway webhooks verify --secret whsec_… --id ID --timestamp TS --signature "v1,…" [--body FILE|-]
 //	gateway version
 package main
 
@@ -57,6 +58,8 @@ Usage:
   gateway apikey create|list|revoke                 manage /v1 API keys (gateway apikey help)
   gateway keys rotate --new-key REF                 re-seal device keys under a new master key
   gateway sim pay --instance N --account A --amount 500  deliver a simulated M-Pesa payment
+  gateway webhooks verify --secret S --id ID --timestamp TS --signature SIG [--body FILE|-]
+                                                    check a webhook delivery's signature
   gateway version                                   print the version
 
 Configuration: --config FILE (or GATEWAY_CONFIG), then GATEWAY_* variables.
@@ -83,6 +86,8 @@ func run(ctx context.Context, args []string, e env) int {
 		err = keysCmd(ctx, rest, e)
 	case "token":
 		err = tokenCmd(rest, e)
+	case "webhooks":
+		err = webhooksCmd(rest, e)
 	case "version":
 		fmt.Fprintln(e.stdout, versionString())
 	case "help", "-h", "--help":

@@ -87,7 +87,7 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepStatuses(ctx, svc, log, time.Minute)
-	runner, err := newJobs(cfg, store, clock, log, reg)
+	runner, err := newJobs(cfg, store, svc, clock, log, reg)
 	if err != nil {
 		return err
 	}
@@ -117,6 +117,11 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		ShutdownTimeout:   cfg.HTTP.ShutdownTimeout,
 		RateLimit:         float64(cfg.API.RateLimitPerSecond),
 		RateBurst:         cfg.API.RateBurst,
+		Webhooks:          store,
+		Jobs:              store,
+		Events:            store,
+		WebhookEgress:     webhookEgress(cfg),
+		WakeJobs:          runner.Wake,
 	})
 	if err != nil {
 		return err

@@ -21,12 +21,14 @@ import (
 )
 
 // gatewayStore is what both stores are: the core store, the PAYG one, the
-// job queue and the webhook endpoints.
+// job queue and the webhook endpoints, and what webhook replays read.
 type gatewayStore interface {
 	core.Store
 	payg.Store
 	core.JobQueue
+	core.JobService
 	core.WebhookStore
+	webhook.EventSource
 }
 
 // newPAYG builds the lease and token engine over store.
@@ -35,13 +37,17 @@ func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	vendors, err := newTokenVendors(cfg, clock)
+	if err != nil {
+		return nil, err
+	}
 	return payg.NewService(payg.Options{
 		Store: store, Tenants: store, Clock: clock, Box: box, Logger: log,
 		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}},
-		Engines: map[payg.TokenScheme]payg.TokenEngine{
+		Engines: tokenEngines(vendors, map[payg.TokenScheme]payg.TokenEngine{
 			payg.SchemeOpenPAYGO: openpaygo.Engine{},
 			payg.SchemeNexus:     nexus.Engine{},
-		},
+		}),
 	}), nil
 }
 
@@ -83,16 +89,22 @@ func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, int
 	}
 }
 
-// newJobs returns the runner of durable jobs: webhook deliveries for now.
-func newJobs(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
+// newJobs returns the runner of durable jobs: webhook deliveries and the
+// token vendors' requests (settled through svc).
+func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
+	vendors, err := newTokenVendors(cfg, clock)
+	if err != nil {
+		return nil, err
+	}
 	deliverer, err := webhook.NewDeliverer(webhook.DelivererOptions{
 		Store: store, Clock: clock, Registerer: reg, Logger: log,
-		Egress: webhook.Egress{AllowPrivate: cfg.Webhooks.AllowPrivateNetworks, AllowLoopback: cfg.Webhooks.AllowLoopback},
+		Egress: webhookEgress(cfg),
 	})
 	if err != nil {
 		return nil, err
 	}
 	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
 	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
+	registerTokenVendors(r, vendors, svc, log)
 	return r, nil
 }

@@ -45,6 +45,8 @@ func (a *paygAPI) register(g *gin.RouterGroup) {
 	g.GET("/contracts/:id", a.getContract)
 	g.GET("/contracts/:id/ledger", a.contractLedger)
 	g.GET("/contracts/:id/tokens", a.contractTokens)
+	g.POST("/contracts/:id/status", a.setContractStatus)
+	g.POST("/tokens", a.issueToken)
 	g.GET("/payments", a.listPayments)
 	g.POST("/payments", a.createPayment)
 	g.GET("/payments/:id", a.getPayment)

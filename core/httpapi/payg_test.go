@@ -14,6 +14,7 @@ import (
 
 	"github.com/payg-gateway/gateway/adapters/nexus"
 	"github.com/payg-gateway/gateway/adapters/openpaygo"
+	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/coretest"
 	"github.com/payg-gateway/gateway/core/httpapi"
@@ -33,7 +34,8 @@ func newPAYG(t *testing.T, store core.Store, clock core.Clock) (*payg.Service, p
 	}
 	svc := payg.NewService(payg.Options{
 		Store: ps, Tenants: store, Clock: clock, Box: box,
-		Engines: map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}, payg.SchemeNexus: nexus.Engine{}},
+		Engines:     map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}, payg.SchemeNexus: nexus.Engine{}},
+		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}}, // as serve wires it
 	})
 	return svc, ps
 }
@@ -42,18 +44,24 @@ func newPAYG(t *testing.T, store core.Store, clock core.Clock) (*payg.Service, p
 // wrappers the tests put around a core.Store.
 func paygStoreOf(t *testing.T, store core.Store) payg.Store {
 	t.Helper()
+	ps, ok := innerStore(store).(payg.Store)
+	if !ok {
+		t.Fatalf("%T is not a payg.Store", store)
+	}
+	return ps
+}
+
+// innerStore is the store behind the wrappers the tests put around a
+// core.Store.
+func innerStore(store core.Store) core.Store {
 	for {
-		if ps, ok := store.(payg.Store); ok {
-			return ps
-		}
 		switch s := store.(type) {
 		case *gatedStore:
 			store = s.Store
 		case *purgeCounter:
 			store = s.Store
 		default:
-			t.Fatalf("%T is not a payg.Store", store)
-			return nil
+			return store
 		}
 	}
 }
@@ -76,11 +84,17 @@ type paygWorld struct {
 
 var paygEpoch = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 
-func newPAYGWorld(t *testing.T, store core.Store) *paygWorld {
+func newPAYGWorld(t *testing.T, store core.Store, configure ...func(*httpapi.Options)) *paygWorld {
 	t.Helper()
-	clock := coretest.NewClock(paygEpoch)
+	return newPAYGWorldAt(t, store, coretest.NewClock(paygEpoch), configure...)
+}
+
+// newPAYGWorldAt is newPAYGWorld on a given clock (the store's, when the
+// test runs jobs, which the store makes due by its own clock).
+func newPAYGWorldAt(t *testing.T, store core.Store, clock *coretest.Clock, configure ...func(*httpapi.Options)) *paygWorld {
+	t.Helper()
 	svc, _ := newPAYG(t, store, clock)
-	a := newAPI(t, store, func(o *httpapi.Options) { o.Clock, o.PAYG = clock, svc })
+	a := newAPI(t, store, append([]func(*httpapi.Options){func(o *httpapi.Options) { o.Clock, o.PAYG = clock, svc }}, configure...)...)
 	w := &paygWorld{api: a, svc: svc, clock: clock, tenant: "sunbright-ke"}
 	w.addTenant(t, w.tenant)
 	w.crm = a.client(t, a.key(t, w.tenant, core.ScopeWrite))

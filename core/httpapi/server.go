@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
 	"github.com/payg-gateway/gateway/core/payg"
@@ -58,8 +60,31 @@ type Options struct {
 	// IdempotencyPurgeInterval is how often Serve deletes expired
 	// idempotency records (default 10m).
 	IdempotencyPurgeInterval time.Duration
-	// Callbacks runs provider callbacks; nil answers them 404.
+	// Callbacks runs provider callbacks; nil answers them 404. Its
+	// instances' health is GET /v1/adapters (none when nil).
 	Callbacks *callbacks.Host
+
+	// Webhooks stores the CRM webhook endpoints and their attempts log;
+	// Jobs (the delivery jobs) and Events are what replays read and
+	// enqueue. Both SQL stores are all three. When Webhooks is nil the
+	// /v1/webhook-endpoints operations and event replays answer 503.
+	Webhooks core.WebhookStore
+	Jobs     core.JobService
+	Events   webhook.EventSource
+	// WebhookEgress is the egress policy an endpoint URL is checked
+	// against when it is created or changed: its host, or every address
+	// the host resolves to, must be allowed (config webhooks.allow_loopback
+	// and webhooks.allow_private_networks). Deliveries are checked again
+	// at dial time.
+	WebhookEgress webhook.Egress
+	// LookupIP resolves an endpoint URL's host for that check (default
+	// net.DefaultResolver.LookupNetIP). A host that does not resolve is
+	// accepted: the dial-time check decides.
+	LookupIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	// WakeJobs, when set, is called after a replay enqueued deliveries, so
+	// they go out at once rather than at the job runner's next poll
+	// (jobs.Runner.Wake).
+	WakeJobs func()
 }
 
 // Server serves the gateway's HTTP API.
@@ -85,6 +110,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		return nil, errors.New("httpapi: MaxBodyBytes must be positive")
+	}
+	if opts.Webhooks != nil && (opts.Jobs == nil || opts.Events == nil) {
+		return nil, errors.New("httpapi: Webhooks needs Jobs and Events")
+	}
+	if opts.LookupIP == nil {
+		opts.LookupIP = net.DefaultResolver.LookupNetIP
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second

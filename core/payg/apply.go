@@ -334,7 +334,9 @@ func (s *Service) emitPayment(ctx context.Context, tx Tx, p Payment, c Contract,
 		events = append(events, event{EventContractPaidOff, map[string]any{"contract_id": c.ID, "total_paid": c.State.TotalPaid}})
 	}
 	for _, t := range tokens {
-		events = append(events, event{EventTokenIssued, tokenData(t)})
+		if t.Status == TokenIssued { // a pending token's event comes when its vendor answers
+			events = append(events, event{EventTokenIssued, tokenData(t)})
+		}
 	}
 	for _, e := range events {
 		if err := s.emit(ctx, tx, p.TenantID, c.ID, e.typ, e.data, now); err != nil {
@@ -371,11 +373,15 @@ func paymentData(p Payment) map[string]any {
 }
 
 func tokenData(t Token) map[string]any {
-	return map[string]any{
+	d := map[string]any{
 		"id": t.ID, "device_id": t.DeviceID, "contract_id": t.ContractID, "payment_id": t.PaymentID,
 		"scheme": t.Scheme, "type": t.Type, "value": t.Value, "seconds": t.Seconds, "count": t.Count,
 		"code": t.Code, "status": t.Status,
 	}
+	if t.FailureReason != "" {
+		d["failure_reason"] = t.FailureReason
+	}
+	return d
 }
 
 // reverseNotice handles a provider's word that a payment was reversed. A

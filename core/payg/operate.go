@@ -58,7 +58,9 @@ type CounterSyncer interface {
 
 // IssueToken issues a token outside a payment: goodwill days, a permanent
 // unlock, or a counter sync. The device's counter advances under its row
-// lock like any other token; a token.issued event is written.
+// lock like any other token; a token.issued event is written. A vendor
+// scheme's token (AsyncTokenEngine) is stored pending with its job, and
+// its event comes when the vendor answers.
 func (s *Service) IssueToken(ctx context.Context, tenant, deviceID string, kind TokenKind, days int, reason string) (Token, error) {
 	var out Token
 	err := s.inTx(ctx, func(tx Tx) error {
@@ -70,9 +72,12 @@ func (s *Service) IssueToken(ctx context.Context, tenant, deviceID string, kind 
 		if err != nil {
 			return err
 		}
-		key, err := s.box.Open(d.SealedKey, []byte(d.ID))
-		if err != nil {
-			return fmt.Errorf("device %s key: %w", d.ID, err)
+		async, isAsync := eng.(AsyncTokenEngine)
+		var key []byte
+		if !isAsync {
+			if key, err = s.box.Open(d.SealedKey, []byte(d.ID)); err != nil {
+				return fmt.Errorf("device %s key: %w", d.ID, err)
+			}
 		}
 		var code IssuedCode
 		var seconds int64
@@ -101,18 +106,24 @@ func (s *Service) IssueToken(ctx context.Context, tenant, deviceID string, kind 
 			return core.Errorf(core.EINVALID, "%v", err)
 		}
 		now := s.clock.Now()
-		contractID := ""
+		contractID, account := "", ""
 		if cs, err := tx.ContractsByDevice(ctx, tenant, d.ID); err == nil && len(cs) > 0 {
-			contractID = cs[len(cs)-1].ID
+			contractID, account = cs[len(cs)-1].ID, cs[len(cs)-1].AccountNumber
 		}
 		out = Token{ID: newID(prefixToken), TenantID: tenant, DeviceID: d.ID, ContractID: contractID, Scheme: d.Scheme,
 			Type: code.Type, Value: code.Value, Seconds: seconds, Count: code.Counter, Code: code.Code, Status: TokenIssued, CreatedAt: now}
+		if isAsync {
+			out.Status = TokenPending
+		}
 		if err := tx.InsertToken(ctx, out); err != nil {
 			return err
 		}
 		d.Counter, d.UpdatedAt = code.Counter, now
 		if err := tx.UpdateDevice(ctx, d); err != nil {
 			return err
+		}
+		if isAsync {
+			return s.enqueueVendorJob(ctx, tx, async, VendorRequest{Token: out, Device: d, AccountNumber: account})
 		}
 		data := tokenData(out)
 		data["reason"] = reason

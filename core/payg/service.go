@@ -187,6 +187,12 @@ func (s *Service) CreateDevice(ctx context.Context, tenant string, in DeviceInpu
 			return Device{}, core.Errorf(core.EINVALID, "device secret_key: a device with scheme none has no key")
 		}
 	default:
+		if _, ok := s.asyncEngine(in.Scheme); ok { // a configured token vendor
+			if in.SecretKeyHex != "" {
+				return Device{}, core.Errorf(core.EINVALID, "device secret_key: the keys of token vendor %s's devices stay at the vendor", in.Scheme)
+			}
+			break
+		}
 		return Device{}, core.Errorf(core.EINVALID, "device token_scheme %q: want openpaygo, nexus or none", in.Scheme)
 	}
 	err := s.inTx(ctx, func(tx Tx) error { return tx.InsertDevice(ctx, d) })

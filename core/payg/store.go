@@ -44,6 +44,7 @@ type Reader interface {
 	PaymentByKey(ctx context.Context, instance, providerTxID string) (Payment, error)
 	LedgerLines(ctx context.Context, tenant, contractID string) ([]LedgerLine, error)
 	Tokens(ctx context.Context, tenant, contractID string) ([]Token, error)
+	Token(ctx context.Context, tenant, id string) (Token, error)
 	SuspenseItem(ctx context.Context, tenant, id string) (SuspenseItem, error)
 
 	// Lists return one page in a stable order: creation time then id
@@ -111,6 +112,10 @@ type Tx interface {
 	// AppendLedger appends lines to their contracts' ledgers, assigning Seq.
 	AppendLedger(ctx context.Context, lines []LedgerLine) error
 	InsertToken(ctx context.Context, t Token) error
+	// UpdateToken settles a pending token: it stores t's Status, Code,
+	// FailureReason and SettledAt if the stored token is still pending,
+	// else fails with ECONFLICT (ENOTFOUND if there is no such token).
+	UpdateToken(ctx context.Context, t Token) error
 	InsertSuspense(ctx context.Context, s SuspenseItem) error
 	UpdateSuspense(ctx context.Context, s SuspenseItem) error
 	// InsertEvent stores e, assigning Seq for its contract; it returns e

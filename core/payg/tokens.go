@@ -41,9 +41,11 @@ type DeviceProvisioner interface {
 
 // issueTokens turns the contract's new credit (or its paying off) into
 // tokens for each of its devices, advancing each device's counter under a
-// row lock in tx. It returns the tokens stored.
+// row lock in tx. It returns the tokens stored. A vendor scheme's tokens
+// (AsyncTokenEngine) are stored pending, each with its job enqueued in tx.
 func (s *Service) issueTokens(ctx context.Context, tx Tx, c Contract, paymentID string, creditSeconds int64, paidOff bool) ([]Token, error) {
 	var out []Token
+	var payment *Payment // read once, for vendor requests
 	for _, id := range c.DeviceIDs {
 		d, err := tx.LockDevice(ctx, c.TenantID, id)
 		if err != nil {
@@ -53,9 +55,12 @@ func (s *Service) issueTokens(ctx context.Context, tx Tx, c Contract, paymentID 
 		if !ok || d.Unlocked {
 			continue // SchemeNone, or nothing more to send
 		}
-		key, err := s.box.Open(d.SealedKey, []byte(d.ID))
-		if err != nil {
-			return nil, fmt.Errorf("device %s key: %w", d.ID, err)
+		async, isAsync := eng.(AsyncTokenEngine)
+		var key []byte
+		if !isAsync { // a vendor's devices have their keys at the vendor
+			if key, err = s.box.Open(d.SealedKey, []byte(d.ID)); err != nil {
+				return nil, fmt.Errorf("device %s key: %w", d.ID, err)
+			}
 		}
 		var codes []IssuedCode
 		var seconds []int64
@@ -95,8 +100,30 @@ func (s *Service) issueTokens(ctx context.Context, tx Tx, c Contract, paymentID 
 				Seconds: seconds[i], Count: code.Counter, Code: code.Code, Status: TokenIssued,
 				CreatedAt: s.clock.Now(),
 			}
+			if isAsync {
+				t.Status = TokenPending
+			}
 			if err := tx.InsertToken(ctx, t); err != nil {
 				return nil, fmt.Errorf("store token: %w", err)
+			}
+			if isAsync {
+				if payment == nil && paymentID != "" {
+					p, err := tx.Payment(ctx, c.TenantID, paymentID)
+					if err != nil {
+						return nil, fmt.Errorf("token %s payment: %w", t.ID, err)
+					}
+					payment = &p
+				}
+				r := VendorRequest{Token: t, Device: d, AccountNumber: c.AccountNumber}
+				if !paidOff {
+					r.CreditUntil = c.State.Expiry
+				}
+				if payment != nil {
+					r.Amount = payment.Amount
+				}
+				if err := s.enqueueVendorJob(ctx, tx, async, r); err != nil {
+					return nil, err
+				}
 			}
 			out = append(out, t)
 		}

@@ -215,11 +215,17 @@ type Token struct {
 	Value int64
 	// Seconds is the credit time the token carries (0 for unlocks).
 	Seconds int64
-	// Count is the OpenPAYGO count or Nexus message id of this token.
-	Count     int64
-	Code      string
-	Status    TokenStatus
-	CreatedAt time.Time
+	// Count is the OpenPAYGO count or Nexus message id of this token (a
+	// token vendor's: the device's local token sequence).
+	Count  int64
+	Code   string
+	Status TokenStatus
+	// FailureReason says why a failed token failed (the vendor's words).
+	FailureReason string
+	CreatedAt     time.Time
+	// SettledAt is when a vendor's pending token became issued or failed;
+	// zero for tokens issued at once.
+	SettledAt time.Time
 }
 
 // Event is a domain event, written in the transaction that caused it. It is

@@ -32,9 +32,8 @@ type Store struct {
 	pool            *pgxpool.Pool
 	sqldb           *sql.DB // the pool seen through database/sql, for the migrator
 	goose           *goose.Provider
-	clock           core.Clock
 	close           sync.Once
-	*sqlstore.Store // payg.Store
+	*sqlstore.Store // everything but migrations: tenants, API keys, payg.Store, jobs, webhooks
 }
 
 var (
@@ -74,7 +73,7 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 		return nil, fmt.Errorf("postgres: load migrations: %w", err)
 	}
 	return &Store{
-		pool: pool, sqldb: sqldb, goose: provider, clock: clock,
+		pool: pool, sqldb: sqldb, goose: provider,
 		Store: sqlstore.New(sqldb, sqldb, sqlstore.Dialect{
 			Numbered:   true,
 			ForUpdate:  " FOR UPDATE",
@@ -116,19 +115,6 @@ func (s *Store) Close() error {
 		s.pool.Close()
 	})
 	return nil
-}
-
-// inTx runs fn in a transaction and commits if fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return translate(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return translate(tx.Commit(ctx))
 }
 
 // translate turns driver errors into domain errors so they never escape the

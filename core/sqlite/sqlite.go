@@ -43,11 +43,10 @@ const BusyTimeout = 5 * time.Second
 type Store struct {
 	write           *sql.DB // exactly one connection: SQLite has one writer
 	read            *sql.DB // read-only connections
-	clock           core.Clock
 	goose           *goose.Provider
 	path            string
 	close           sync.Once
-	*sqlstore.Store // payg.Store
+	*sqlstore.Store // everything but migrations: tenants, API keys, payg.Store, jobs, webhooks
 }
 
 var (
@@ -99,7 +98,7 @@ func Open(ctx context.Context, path string, clock core.Clock) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: load migrations: %w", err)
 	}
 	return &Store{
-		write: write, read: read, clock: clock, goose: provider, path: path,
+		write: write, read: read, goose: provider, path: path,
 		Store: sqlstore.New(write, read, sqlstore.Dialect{
 			Time:      func(t time.Time) any { return formatTime(t) },
 			Translate: translate,
@@ -167,22 +166,6 @@ func newMigrator(db *sql.DB, lockPath string) (*goose.Provider, error) {
 		goose.WithSessionLocker(&fileLocker{path: lockPath}))
 }
 
-// inTx runs fn in a write transaction and commits if fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return translate(err)
-	}
-	return nil
-}
-
 // translate turns driver errors into domain errors so they never escape the
 // store. Errors that are already domain errors pass through.
 func translate(err error) error {
@@ -219,15 +202,6 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // formatTime renders t as fixed-width UTC text, which sorts correctly.
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// parseTime reads times written by formatTime or by SQLite's strftime.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, core.Errorf(core.EINTERNAL, "bad stored time %q", s)
-	}
-	return t.UTC(), nil
-}
 
 // Pragmas reports the durability settings in force on the write connection,
 // for tests and the operator's diagnostics.

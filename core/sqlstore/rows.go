@@ -396,12 +396,12 @@ func (t *txn) LedgerLines(ctx context.Context, tenant, contractID string) ([]pay
 
 // ---- tokens
 
-const tokenCols = `id, tenant_id, device_id, contract_id, payment_id, scheme, type, value, seconds, count, code, status, created_at`
+const tokenCols = `id, tenant_id, device_id, contract_id, payment_id, scheme, type, value, seconds, count, code, status, created_at, failure_reason, settled_at`
 
 func (t *txn) InsertToken(ctx context.Context, k payg.Token) error {
-	_, err := t.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		k.ID, k.TenantID, k.DeviceID, nullString(k.ContractID), nullString(k.PaymentID), k.Scheme, k.Type, k.Value, k.Seconds,
-		k.Count, k.Code, k.Status, t.d.Time(k.CreatedAt))
+		k.Count, k.Code, k.Status, t.d.Time(k.CreatedAt), k.FailureReason, t.nullTime(k.SettledAt))
 	return err
 }
 
@@ -413,13 +413,10 @@ func (t *txn) Tokens(ctx context.Context, tenant, contractID string) ([]payg.Tok
 	defer rows.Close()
 	var out []payg.Token
 	for rows.Next() {
-		var k payg.Token
-		var contract, payment sql.NullString
-		if err := rows.Scan(&k.ID, &k.TenantID, &k.DeviceID, &contract, &payment, &k.Scheme, &k.Type, &k.Value, &k.Seconds,
-			&k.Count, &k.Code, &k.Status, scanTime{&k.CreatedAt}); err != nil {
+		k, err := scanToken(rows)
+		if err != nil {
 			return nil, t.d.Translate(err)
 		}
-		k.ContractID, k.PaymentID = contract.String, payment.String
 		out = append(out, k)
 	}
 	return out, t.d.Translate(rows.Err())

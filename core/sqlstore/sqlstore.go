@@ -1,5 +1,6 @@
-// Package sqlstore implements payg.Store once, over database/sql, for both
-// SQL stores. core/sqlite and core/postgres give it their connections and a
+// Package sqlstore implements core.Store (all but migrations), payg.Store
+// and the job and webhook stores once, over database/sql, for both SQL
+// stores. core/sqlite and core/postgres give it their connections and a
 // Dialect for the few places where the two differ (placeholders, row locks,
 // how times are written, how driver errors read).
 package sqlstore
@@ -34,9 +35,9 @@ type Dialect struct {
 	Translate func(error) error
 }
 
-// Store is payg.Store, core.JobQueue, core.JobService and
-// core.WebhookStore over a write and a read connection pool (the same pool
-// for PostgreSQL).
+// Store is core.TenantService, core.APIService, payg.Store,
+// core.JobQueue, core.JobService and core.WebhookStore over a write and a
+// read connection pool (the same pool for PostgreSQL).
 type Store struct {
 	write, read *sql.DB
 	d           Dialect
@@ -73,11 +74,19 @@ func (s *Store) View(ctx context.Context, fn func(payg.Reader) error) error {
 	return fn(&txn{q: tx, d: s.d, clock: s.clock})
 }
 
-// txn implements payg.Tx on one *sql.Tx.
+// txn implements payg.Tx on one *sql.Tx. (Store.conn also wraps a pool in
+// it, for a single statement that needs no transaction.)
 type txn struct {
-	q     *sql.Tx
+	q     querier
 	d     Dialect
 	clock core.Clock
+}
+
+// querier is what txn runs statements on: a *sql.Tx, or a *sql.DB.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // rebind rewrites '?' placeholders for dialects that number them.

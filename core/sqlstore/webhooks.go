@@ -12,7 +12,7 @@ import (
 
 var _ core.WebhookStore = (*Store)(nil)
 
-const endpointCols = `id, tenant_id, url, event_types, enabled, disabled_reason, rate_limit_per_second, secrets, created_at, updated_at`
+const endpointCols = `id, tenant_id, url, event_types, enabled, disabled_reason, rate_limit_per_second, secrets, created_at, updated_at, description`
 
 // storedSecret is a webhook secret as the secrets column holds it.
 type storedSecret struct {
@@ -26,7 +26,7 @@ func scanEndpoint(r scanner) (core.WebhookEndpoint, error) {
 	var e core.WebhookEndpoint
 	var types, secrets []byte
 	if err := r.Scan(&e.ID, &e.TenantID, &e.URL, scanBytes{&types}, &e.Enabled, &e.DisabledReason, &e.RateLimitPerSecond,
-		scanBytes{&secrets}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt}); err != nil {
+		scanBytes{&secrets}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt}, &e.Description); err != nil {
 		return e, err
 	}
 	if err := json.Unmarshal(types, &e.EventTypes); err != nil {
@@ -69,9 +69,9 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, e core.WebhookEndpoin
 		return fmt.Errorf("create webhook endpoint: %w", err)
 	}
 	return s.write1(ctx, func(t *txn) error {
-		_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		_, err := t.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 			e.ID, e.TenantID, e.URL, types, e.Enabled, e.DisabledReason, e.RateLimitPerSecond, secrets,
-			t.d.Time(e.CreatedAt), t.d.Time(e.UpdatedAt))
+			t.d.Time(e.CreatedAt), t.d.Time(e.UpdatedAt), e.Description)
 		return err
 	})
 }
@@ -127,8 +127,8 @@ func (s *Store) UpdateWebhookEndpoint(ctx context.Context, e core.WebhookEndpoin
 	}
 	return s.write1(ctx, func(t *txn) error {
 		res, err := t.exec(ctx, `UPDATE webhook_endpoints SET url = ?, event_types = ?, enabled = ?, disabled_reason = ?,
-			rate_limit_per_second = ?, secrets = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
-			e.URL, types, e.Enabled, e.DisabledReason, e.RateLimitPerSecond, secrets, t.d.Time(e.UpdatedAt), e.TenantID, e.ID)
+			rate_limit_per_second = ?, secrets = ?, updated_at = ?, description = ? WHERE tenant_id = ? AND id = ?`,
+			e.URL, types, e.Enabled, e.DisabledReason, e.RateLimitPerSecond, secrets, t.d.Time(e.UpdatedAt), e.Description, e.TenantID, e.ID)
 		return t.affected(res, err, "webhook endpoint", e.ID)
 	})
 }

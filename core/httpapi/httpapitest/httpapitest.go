@@ -97,6 +97,11 @@ func (c *Client) Get(path string) *Response { return c.Do(http.MethodGet, path, 
 // Delete sends a DELETE.
 func (c *Client) Delete(path string) *Response { return c.Do(http.MethodDelete, path, nil, nil) }
 
+// Patch sends a PATCH of body as JSON (a []byte or string is sent as is).
+func (c *Client) Patch(path string, body any) *Response {
+	return c.Do(http.MethodPatch, path, body, http.Header{"Content-Type": {"application/json"}})
+}
+
 // Post sends a POST of body as JSON (a []byte or string is sent as is),
 // with an Idempotency-Key unless idempotencyKey is empty.
 func (c *Client) Post(path string, body any, idempotencyKey string) *Response {
