@@ -88,7 +88,12 @@ func TestVendorOutage(t *testing.T) {
 		// Down: two failures open the breaker, which then turns the job
 		// away without spending an attempt.
 		retries, turnedAway := 0, 0
-		for retries < 2 || turnedAway < 2 {
+		for first := true; retries < 2 || turnedAway < 2; first = false {
+			if !first {
+				// Past any retry delay. Not after the last outcome: the
+				// job must stay undue while it is inspected below.
+				w.advance(2 * time.Hour)
+			}
 			r := w.next()
 			switch r.Outcome {
 			case jobs.OutcomeRetry:
@@ -107,7 +112,6 @@ func TestVendorOutage(t *testing.T) {
 			default:
 				t.Fatalf("while the vendor is down: %+v", r)
 			}
-			w.advance(2 * time.Hour) // past any retry delay
 		}
 		if j := w.job(tok.ID); j.Attempts != len(w.fake.Requests()) || j.State != core.JobPending {
 			t.Errorf("job while down: %d attempts for %d requests, %s; want equal (turn-aways spend none), pending", j.Attempts, len(w.fake.Requests()), j.State)
