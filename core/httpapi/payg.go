@@ -31,13 +31,13 @@ type paygAPI struct {
 }
 
 func (a *paygAPI) register(g *gin.RouterGroup) {
-	g.GET("/customers", a.listCustomers)
+	g.GET("/customers", listAll(a, payg.Reader.ListCustomers, renderCustomer))
 	g.POST("/customers", a.createCustomer)
 	g.GET("/customers/:id", a.getCustomer)
-	g.GET("/devices", a.listDevices)
+	g.GET("/devices", listAll(a, payg.Reader.ListDevices, renderDevice))
 	g.POST("/devices", a.createDevice)
 	g.GET("/devices/:id", a.getDevice)
-	g.GET("/plans", a.listPlans)
+	g.GET("/plans", listAll(a, payg.Reader.ListPlans, renderPlan))
 	g.POST("/plans", a.createPlan)
 	g.GET("/plans/:id", a.getPlan)
 	g.GET("/contracts", a.listContracts)
@@ -467,6 +467,23 @@ func created(c *gin.Context, location string, body any) {
 	c.JSON(http.StatusCreated, body)
 }
 
+// listAll serves an unfiltered list: one page of the caller's tenant.
+func listAll[T, J any](a *paygAPI, list func(payg.Reader, context.Context, string, core.PageRequest) (core.Page[T], error), render func(T) J) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		req, ok := pageRequest(c)
+		if !ok {
+			return
+		}
+		var p core.Page[T]
+		if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) (err error) {
+			p, err = list(r, ctx, tenant, req)
+			return err
+		}) {
+			writeList(c, p, render)
+		}
+	}
+}
+
 // ---- customers
 
 type customerInput struct {
@@ -498,20 +515,6 @@ func (a *paygAPI) getCustomer(c *gin.Context) {
 		return err
 	}) {
 		c.JSON(http.StatusOK, renderCustomer(cu))
-	}
-}
-
-func (a *paygAPI) listCustomers(c *gin.Context) {
-	req, ok := pageRequest(c)
-	if !ok {
-		return
-	}
-	var p core.Page[payg.Customer]
-	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) (err error) {
-		p, err = r.ListCustomers(ctx, tenant, req)
-		return err
-	}) {
-		writeList(c, p, renderCustomer)
 	}
 }
 
@@ -587,20 +590,6 @@ func (a *paygAPI) getDevice(c *gin.Context) {
 	}
 }
 
-func (a *paygAPI) listDevices(c *gin.Context) {
-	req, ok := pageRequest(c)
-	if !ok {
-		return
-	}
-	var p core.Page[payg.Device]
-	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) (err error) {
-		p, err = r.ListDevices(ctx, tenant, req)
-		return err
-	}) {
-		writeList(c, p, renderDevice)
-	}
-}
-
 // ---- plans
 
 type planInput struct {
@@ -630,20 +619,6 @@ func (a *paygAPI) getPlan(c *gin.Context) {
 		return err
 	}) {
 		c.JSON(http.StatusOK, renderPlan(p))
-	}
-}
-
-func (a *paygAPI) listPlans(c *gin.Context) {
-	req, ok := pageRequest(c)
-	if !ok {
-		return
-	}
-	var p core.Page[payg.Plan]
-	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) (err error) {
-		p, err = r.ListPlans(ctx, tenant, req)
-		return err
-	}) {
-		writeList(c, p, renderPlan)
 	}
 }
 
