@@ -158,6 +158,9 @@ type CallbackResult struct {
 	// made earlier (a transaction status query, a reversal), or nil. It is
 	// nil when Quarantine is set.
 	Outcome *RequestOutcome
+	// Deliveries are the message delivery reports an SMS callback carries
+	// (see DeliveryReport). They never move money.
+	Deliveries []DeliveryReport
 }
 
 // Quarantine says why a genuine callback cannot be applied. The host keeps

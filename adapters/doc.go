@@ -33,6 +33,8 @@
 //	PaymentInitiator   start a payment (STK push, request-to-pay)
 //	StatusQuerier      ask the provider what became of a payment
 //	URLRegistrar       register callback URLs with the provider
+//	SMSSender          send text messages; delivery reports come back as
+//	                   CallbackResult.Deliveries
 //
 // # The callback path, as the host runs it
 //
