@@ -30,7 +30,9 @@ type fakeSMS struct {
 	n       int
 }
 
-func newFake() *fakeSMS { return &fakeSMS{sent: map[string]int{}, fail: errors.New("dial tcp: connection refused")} }
+func newFake() *fakeSMS {
+	return &fakeSMS{sent: map[string]int{}, fail: errors.New("dial tcp: connection refused")}
+}
 
 func (f *fakeSMS) SendSMS(ctx context.Context, msg adapters.SMS) ([]adapters.SMSReceipt, error) {
 	f.mu.Lock()
