@@ -18,8 +18,16 @@ import (
 
 	"github.com/payg-gateway/gateway/adapters"
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 )
+
+// DeliveryApplier takes the delivery reports SMS callbacks carry
+// (messaging.Deliveries): unknown ids are ignored, final states never
+// downgraded, repeats change nothing. An error means nothing was applied.
+type DeliveryApplier interface {
+	ApplyDeliveries(ctx context.Context, instance string, reports []adapters.DeliveryReport) (messaging.DeliveryResult, error)
+}
 
 // Instance is a provisioned adapter instance.
 type Instance struct {
@@ -37,7 +45,13 @@ type Host struct {
 	health    health
 	// ConfirmTimeout bounds a status query confirming an unsigned callback.
 	confirmTimeout time.Duration
+	// deliveries takes SMS delivery reports; nil ignores them.
+	deliveries DeliveryApplier
 }
+
+// SetDeliveries makes the host hand the delivery reports of SMS callbacks
+// to d. Call it before the host serves callbacks.
+func (h *Host) SetDeliveries(d DeliveryApplier) { h.deliveries = d }
 
 // Outcomes counted in gateway_callbacks_total.
 const (
@@ -46,6 +60,7 @@ const (
 	outcomeSuspense    = "suspense"
 	outcomeRecorded    = "recorded" // a failed or pending notice, kept
 	outcomeQuarantined = "quarantined"
+	outcomeDelivery    = "delivery_report" // SMS delivery reports, no money
 	outcomeAccepted    = "validation_accepted"
 	outcomeRejected    = "validation_rejected"
 	outcomeAuthFailed  = "auth_failed"
@@ -165,6 +180,20 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 			log.Warn("payment held in suspense", "payment_id", out.Payment.ID, "reason", out.Suspense.Reason)
 		case out.Payment.Status == payg.PaymentApplied:
 			outcome = outcomeApplied
+		}
+	}
+	if len(res.Deliveries) > 0 {
+		if h.deliveries == nil {
+			log.Warn("delivery reports ignored: messaging is not configured", "reports", len(res.Deliveries))
+		} else {
+			dr, err := h.deliveries.ApplyDeliveries(ctx, instance, res.Deliveries)
+			if err != nil {
+				return h.fail(log, instance, req.Kind, "deliveries", err)
+			}
+			log.Debug("delivery reports applied", "applied", dr.Applied, "unchanged", dr.Unchanged, "unknown", dr.Unknown)
+		}
+		if len(notices) == 0 {
+			outcome = outcomeDelivery
 		}
 	}
 	if res.Outcome != nil {
