@@ -25,7 +25,9 @@ import (
 // [{"id": …, "status": …}] and acknowledges "OK".
 type fakeSMSAdapter struct{}
 
-func (fakeSMSAdapter) Provision(context.Context, adapters.InstanceConfig, adapters.Deps) error { return nil }
+func (fakeSMSAdapter) Provision(context.Context, adapters.InstanceConfig, adapters.Deps) error {
+	return nil
+}
 
 func (fakeSMSAdapter) CallbackRoutes() []adapters.Route {
 	return []adapters.Route{{Kind: "dlr", Methods: []string{http.MethodPost}}}
