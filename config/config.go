@@ -46,6 +46,9 @@ type Config struct {
 	// TokenVendors are device makers' clouds that issue codes (token
 	// schemes named after them); see TokenVendor.
 	TokenVendors []TokenVendor `yaml:"token_vendors"`
+
+	// SMS configures the customers' text messages; see SMS.
+	SMS SMS `yaml:"sms"`
 }
 
 // Instance is one named adapter instance, e.g. "ke-paybill" running
@@ -131,6 +134,7 @@ func Default() Config {
 			ShutdownTimeout:   30 * time.Second,
 		},
 		API: API{RateLimitPerSecond: 20, RateBurst: 40},
+		SMS: defaultSMS(),
 	}
 }
 
@@ -204,6 +208,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateTokenVendors(bad)
+	c.validateSMS(bad)
 	sortFieldErrors(errs)
 	return errors.Join(errs...)
 }

@@ -91,6 +91,9 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	if err := registerSMS(runner, cfg, store, host, clock, log, reg); err != nil {
+		return err
+	}
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan error, 1)
 	go func() { jobsDone <- runner.Run(jobsCtx) }()

@@ -17,6 +17,7 @@ import (
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
 	"github.com/payg-gateway/gateway/core/jobs"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 )
 
@@ -29,6 +30,7 @@ type gatewayStore interface {
 	core.JobService
 	core.WebhookStore
 	webhook.EventSource
+	messaging.Store
 }
 
 // newPAYG builds the lease and token engine over store.
@@ -41,9 +43,13 @@ func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	msgs, err := newMessaging(cfg, store, clock, log)
+	if err != nil {
+		return nil, err
+	}
 	return payg.NewService(payg.Options{
 		Store: store, Tenants: store, Clock: clock, Box: box, Logger: log,
-		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}},
+		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}, msgs},
 		Engines: tokenEngines(vendors, map[payg.TokenScheme]payg.TokenEngine{
 			payg.SchemeOpenPAYGO: openpaygo.Engine{},
 			payg.SchemeNexus:     nexus.Engine{},
@@ -107,4 +113,45 @@ func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, clock cor
 	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	registerTokenVendors(r, vendors, svc, log)
 	return r, nil
+}
+
+// newMessaging builds the service that creates the customers' text
+// messages (an event subscriber, reminders, campaigns) from cfg.SMS. It
+// holds no state, so every caller may build its own.
+func newMessaging(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.Logger) (*messaging.Service, error) {
+	templates, err := cfg.SMS.NewTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("config: sms.templates: %w", err)
+	}
+	return messaging.NewService(messaging.Options{Store: store, Tenants: store, Clock: clock, Templates: templates,
+		Settings: cfg.SMS.Settings, MaxAttempts: cfg.SMS.MaxAttempts, Logger: log}), nil
+}
+
+// registerSMS makes r send text messages through the SMS instances the
+// host provisioned, and the host apply their delivery reports. With no SMS
+// instance configured no message is ever created (see config.SMS); the
+// queue is still served, so messages created before an instance was
+// removed wait rather than fail.
+func registerSMS(r *jobs.Runner, cfg config.Config, store gatewayStore, host *callbacks.Host, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) error {
+	senders := host.SMSSenders()
+	var instances []messaging.Instance
+	for name, s := range senders {
+		tune := cfg.SMS.Instances[name]
+		instances = append(instances, messaging.Instance{Name: name, Sender: s, Secondary: tune.Secondary,
+			RatePerSecond: float64(tune.RatePerSecond), Burst: tune.Burst})
+	}
+	sender, err := messaging.NewSender(messaging.SenderOptions{
+		Store: store, Clock: clock, Instances: instances, Route: cfg.SMS.InstanceFor,
+		BreakerFailures: cfg.SMS.BreakerFailures, BreakerOpenFor: cfg.SMS.BreakerOpenFor,
+		Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("config: sms: %w", err)
+	}
+	r.Register(messaging.Queue, sender, messaging.DefaultRetryPolicy)
+	host.SetDeliveries(messaging.Deliveries{Store: store, Clock: clock, Logger: log})
+	if len(senders) == 0 {
+		log.Info("sms: no SMS instance configured; no text messages are created")
+	}
+	return nil
 }

@@ -88,6 +88,17 @@ func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Lo
 	return h, nil
 }
 
+// SMSSenders returns the instances that send text messages, by name.
+func (h *Host) SMSSenders() map[string]adapters.SMSSender {
+	out := map[string]adapters.SMSSender{}
+	for name, in := range h.instances {
+		if s, ok := in.Adapter.(adapters.SMSSender); ok {
+			out[name] = s
+		}
+	}
+	return out
+}
+
 // Route is a callback route of one instance.
 type Route struct {
 	Instance string
