@@ -125,6 +125,7 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		Events:            store,
 		WebhookEgress:     webhookEgress(cfg),
 		WakeJobs:          runner.Wake,
+		Messages:          store,
 	})
 	if err != nil {
 		return err
