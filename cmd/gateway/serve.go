@@ -87,6 +87,11 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepStatuses(ctx, svc, log, time.Minute)
+	msgs, err := newMessaging(cfg, store, clock, log)
+	if err != nil {
+		return err
+	}
+	go sweepReminders(ctx, msgs, log, cfg.SMS.ReminderInterval)
 	runner, err := newJobs(cfg, store, svc, clock, log, reg)
 	if err != nil {
 		return err
@@ -126,6 +131,7 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		WebhookEgress:     webhookEgress(cfg),
 		WakeJobs:          runner.Wake,
 		Messages:          store,
+		Messaging:         msgs,
 	})
 	if err != nil {
 		return err

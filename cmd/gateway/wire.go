@@ -155,3 +155,23 @@ func registerSMS(r *jobs.Runner, cfg config.Config, store gatewayStore, host *ca
 	}
 	return nil
 }
+
+// sweepReminders stores the reminders due (core/messaging) every interval
+// until ctx ends.
+func sweepReminders(ctx context.Context, msgs *messaging.Service, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := msgs.SweepReminders(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("reminder sweep failed", "error", err)
+		} else if n > 0 {
+			log.Info("reminders queued", "messages", n)
+		}
+	}
+}
