@@ -128,9 +128,9 @@ type CampaignFilter struct {
 	// Statuses are contract statuses, late and defaulted included.
 	Statuses []string `json:"statuses,omitempty"`
 	// MinDaysInArrears and MaxDaysInArrears bound the days in arrears
-	// (MaxDaysInArrears < 0: no upper bound).
-	MinDaysInArrears int `json:"min_days_in_arrears,omitempty"`
-	MaxDaysInArrears int `json:"max_days_in_arrears,omitempty"`
+	// (MaxDaysInArrears nil: no upper bound).
+	MinDaysInArrears int  `json:"min_days_in_arrears,omitempty"`
+	MaxDaysInArrears *int `json:"max_days_in_arrears,omitempty"`
 	// PlanIDs are catalogue plans.
 	PlanIDs []string `json:"plan_ids,omitempty"`
 }

@@ -243,8 +243,9 @@ func testCampaignRows(t *testing.T, h Harness) {
 	w := newWorld(t, h)
 	ms := asMessageStore(t, w.store)
 	now := w.clock.Now()
+	thirty := 30
 	c := messaging.Campaign{ID: "cmp_1", TenantID: w.tenant, Name: "November reminder", Template: "reminder",
-		Filter: messaging.CampaignFilter{Statuses: []string{"late"}, MinDaysInArrears: 3, MaxDaysInArrears: -1, PlanIDs: []string{"pln_1"}},
+		Filter: messaging.CampaignFilter{Statuses: []string{"late"}, MinDaysInArrears: 3, MaxDaysInArrears: &thirty, PlanIDs: []string{"pln_1"}},
 		State:  messaging.CampaignPending, CreatedAt: now, UpdatedAt: now}
 	if err := inMsgTx(t, ms, func(tx messaging.Tx) error { return tx.InsertCampaign(ctx, c) }); err != nil {
 		t.Fatal(err)
@@ -275,7 +276,8 @@ func testCampaignRows(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	if got.State != messaging.CampaignDone || got.Recipients != 2 || got.Skipped != 1 || !got.CompletedAt.Equal(w.clock.Now()) ||
-		fmt.Sprint(got.Filter) != fmt.Sprint(c.Filter) || got.Template != "reminder" {
+		got.Filter.MaxDaysInArrears == nil || *got.Filter.MaxDaysInArrears != 30 || got.Filter.MinDaysInArrears != 3 ||
+		fmt.Sprint(got.Filter.Statuses, got.Filter.PlanIDs) != fmt.Sprint(c.Filter.Statuses, c.Filter.PlanIDs) || got.Template != "reminder" {
 		t.Errorf("Campaign = %+v", got)
 	}
 	if _, err := ms.Campaign(ctx, "other", c.ID); core.ErrorCode(err) != core.ENOTFOUND {
