@@ -149,6 +149,11 @@ func registerSMS(r *jobs.Runner, cfg config.Config, store gatewayStore, host *ca
 		return fmt.Errorf("config: sms: %w", err)
 	}
 	r.Register(messaging.Queue, sender, messaging.DefaultRetryPolicy)
+	msgs, err := newMessaging(cfg, store, clock, log)
+	if err != nil {
+		return err
+	}
+	r.Register(messaging.CampaignQueue, msgs.CampaignHandler(), nil)
 	host.SetDeliveries(messaging.Deliveries{Store: store, Clock: clock, Logger: log})
 	if len(senders) == 0 {
 		log.Info("sms: no SMS instance configured; no text messages are created")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 )
@@ -115,4 +116,142 @@ func (a *messageAPI) get(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, renderMessage(m))
+}
+
+// ---- campaigns
+
+type campaignFilterJSON struct {
+	Statuses         []string `json:"statuses"`
+	MinDaysInArrears int      `json:"min_days_in_arrears"`
+	MaxDaysInArrears *int     `json:"max_days_in_arrears"`
+	PlanIDs          []string `json:"plan_ids"`
+}
+
+type campaignProgressJSON struct {
+	Recipients int `json:"recipients"`
+	Skipped    int `json:"skipped"`
+	Queued     int `json:"queued"`
+	Sent       int `json:"sent"`
+	Delivered  int `json:"delivered"`
+	Failed     int `json:"failed"`
+	Rejected   int `json:"rejected"`
+}
+
+type campaignJSON struct {
+	ID                 string               `json:"id"`
+	Name               string               `json:"name"`
+	Template           *string              `json:"template"`
+	Body               *string              `json:"body"`
+	Filter             campaignFilterJSON   `json:"filter"`
+	State              string               `json:"state"`
+	Progress           campaignProgressJSON `json:"progress"`
+	CreatedAt          timestamp            `json:"created_at"`
+	RecipientsChosenAt *timestamp           `json:"recipients_chosen_at"`
+}
+
+func renderCampaign(p messaging.CampaignProgress) campaignJSON {
+	f := p.Filter
+	out := campaignJSON{
+		ID: p.ID, Name: p.Name, Template: optString(p.Template), Body: optString(p.Body), State: string(p.State),
+		Filter: campaignFilterJSON{Statuses: f.Statuses, MinDaysInArrears: f.MinDaysInArrears, MaxDaysInArrears: f.MaxDaysInArrears, PlanIDs: f.PlanIDs},
+		Progress: campaignProgressJSON{Recipients: p.Recipients, Skipped: p.Skipped,
+			Queued: p.Counts[messaging.StateQueued], Sent: p.Counts[messaging.StateSent], Delivered: p.Counts[messaging.StateDelivered],
+			Failed: p.Counts[messaging.StateFailed], Rejected: p.Counts[messaging.StateRejected]},
+		CreatedAt: timestamp(p.CreatedAt), RecipientsChosenAt: optTimestamp(p.CompletedAt),
+	}
+	if out.Filter.Statuses == nil {
+		out.Filter.Statuses = []string{}
+	}
+	if out.Filter.PlanIDs == nil {
+		out.Filter.PlanIDs = []string{}
+	}
+	return out
+}
+
+// campaignAPI serves /v1/campaigns.
+type campaignAPI struct {
+	svc   *messaging.Service // nil: campaigns are not available
+	store messaging.Store
+}
+
+func (s *Server) newCampaignAPI() *campaignAPI {
+	a := &campaignAPI{svc: s.opts.Messaging, store: s.opts.Messages}
+	if a.store == nil {
+		a.svc = nil
+	}
+	return a
+}
+
+func (a *campaignAPI) register(g *gin.RouterGroup) {
+	h := func(f gin.HandlerFunc) gin.HandlerFunc {
+		if a.svc == nil {
+			return messagesNotConfigured
+		}
+		return f
+	}
+	g.POST("/campaigns", h(a.create))
+	g.GET("/campaigns/:id", h(a.get))
+	g.GET("/campaigns/:id/recipients", h(a.recipients))
+}
+
+func (a *campaignAPI) create(c *gin.Context) {
+	var in struct {
+		Name     string             `json:"name"`
+		Template string             `json:"template"`
+		Body     string             `json:"body"`
+		Filter   campaignFilterJSON `json:"filter"`
+	}
+	if !bindJSON(c, &in) {
+		return
+	}
+	ctx := c.Request.Context()
+	tenant := TenantID(ctx)
+	if (in.Template == "") == (in.Body == "") {
+		writeProblem(c, http.StatusUnprocessableEntity, "give a template or a body, not both",
+			FieldProblem{Pointer: "/body", Detail: "exactly one of template and body"})
+		return
+	}
+	cmp, err := a.svc.CreateCampaign(ctx, tenant, messaging.CampaignInput{Name: in.Name, Template: in.Template, Body: in.Body,
+		Filter: messaging.CampaignFilter{Statuses: in.Filter.Statuses, MinDaysInArrears: in.Filter.MinDaysInArrears,
+			MaxDaysInArrears: in.Filter.MaxDaysInArrears, PlanIDs: in.Filter.PlanIDs}})
+	if core.ErrorCode(err) == core.EINVALID {
+		writeProblem(c, http.StatusUnprocessableEntity, core.ErrorMessage(err), FieldProblem{Pointer: "/body", Detail: core.ErrorMessage(err)})
+		return
+	}
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	c.Header("Location", "/v1/campaigns/"+cmp.ID)
+	c.JSON(http.StatusAccepted, renderCampaign(messaging.CampaignProgress{Campaign: cmp}))
+}
+
+func (a *campaignAPI) get(c *gin.Context) {
+	ctx := c.Request.Context()
+	p, err := a.svc.Progress(ctx, TenantID(ctx), c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, renderCampaign(p))
+}
+
+func (a *campaignAPI) recipients(c *gin.Context) {
+	req, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	tenant := TenantID(ctx)
+	cmp, err := a.store.Campaign(ctx, tenant, c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	p, err := a.store.ListMessages(ctx, tenant, messaging.Query{CampaignID: cmp.ID, State: messaging.State(c.Query("state"))}, req)
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	writeList(c, p, renderMessage)
 }

@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payg-gateway/gateway/adapters/nexus"
 	"github.com/payg-gateway/gateway/adapters/openpaygo"
@@ -130,5 +132,90 @@ func TestMessagesAPI(t *testing.T) {
 		}](t, other.Get("/v1/messages")).Data; len(got) != 0 {
 			t.Errorf("other tenant lists %d messages", len(got))
 		}
+	})
+}
+
+type campaignBody struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Template *string
+	Progress struct {
+		Recipients int `json:"recipients"`
+		Skipped    int `json:"skipped"`
+		Queued     int `json:"queued"`
+		Sent       int `json:"sent"`
+	} `json:"progress"`
+	RecipientsChosenAt *string `json:"recipients_chosen_at"`
+}
+
+func TestCampaignsAPI(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open openStore) {
+		store := open(t)
+		w, msgs := newMessageWorld(t, store)
+		crm := w.crm
+		ctx := t.Context()
+		for n := 1; n <= 3; n++ {
+			w.sell(t, crm, n)
+		}
+		// Two of them paid: active, not in arrears.
+		for i, ref := range []string{"external_id:L-1", "external_id:L-2"} {
+			wantStatus(t, "payment", crm.Post("/v1/payments", map[string]any{"contract_id": ref,
+				"amount": map[string]any{"amount": 15000, "currency": "KES"}, "reference": fmt.Sprintf("R-%d", i)}, fmt.Sprintf("p-%d", i)), http.StatusCreated)
+		}
+		before := len(decode[struct {
+			Data []messageBody `json:"data"`
+		}](t, crm.Get("/v1/messages")).Data)
+
+		r := crm.Post("/v1/campaigns", map[string]any{"name": "hello", "body": "Hi {{name}}, thanks for {{account}}.",
+			"filter": map[string]any{"statuses": []string{"active"}, "max_days_in_arrears": 0}}, "cmp-1")
+		wantStatus(t, "create campaign", r, http.StatusAccepted)
+		cmp := decode[campaignBody](t, r)
+		if cmp.State != "pending" || r.Header.Get("Location") != "/v1/campaigns/"+cmp.ID || cmp.RecipientsChosenAt != nil {
+			t.Fatalf("new campaign: %s (Location %q)", r.Body, r.Header.Get("Location"))
+		}
+		// Recipients are chosen by the campaign job.
+		jq, ok := innerStore(store).(core.JobQueue)
+		if !ok {
+			t.Fatal("store is not a job queue")
+		}
+		js, err := jq.Claim(ctx, messaging.CampaignQueue, 10, time.Minute)
+		if err != nil || len(js) != 1 {
+			t.Fatalf("campaign jobs = %d, %v", len(js), err)
+		}
+		if err := msgs.CampaignHandler().Handle(ctx, js[0]); err != nil {
+			t.Fatal(err)
+		}
+		got := decode[campaignBody](t, crm.Get("/v1/campaigns/"+cmp.ID))
+		if got.State != "running" || got.Progress.Recipients != 2 || got.Progress.Queued != 2 || got.RecipientsChosenAt == nil {
+			t.Errorf("campaign after choosing = %+v", got)
+		}
+		rec := decode[struct {
+			Data []messageBody `json:"data"`
+		}](t, crm.Get("/v1/campaigns/"+cmp.ID+"/recipients?limit=10")).Data
+		if len(rec) != 2 || rec[0].Body != "Hi Amina, thanks for AC100001." || rec[0].Template != nil {
+			t.Errorf("recipients = %+v", rec)
+		}
+		if n := len(decode[struct {
+			Data []messageBody `json:"data"`
+		}](t, crm.Get("/v1/campaigns/"+cmp.ID+"/recipients?state=sent")).Data); n != 0 {
+			t.Errorf("%d sent recipients, want 0", n)
+		}
+		if n := len(decode[struct {
+			Data []messageBody `json:"data"`
+		}](t, crm.Get("/v1/messages")).Data); n != before+2 {
+			t.Errorf("/v1/messages lists %d, want %d", n, before+2)
+		}
+
+		wantPointers(t, "unknown variable", crm.Post("/v1/campaigns", map[string]any{"body": "Hi {{nmae}}", "filter": map[string]any{}}, "cmp-2"),
+			http.StatusUnprocessableEntity, "/body")
+		wantPointers(t, "both", crm.Post("/v1/campaigns", map[string]any{"body": "x", "template": "reminder", "filter": map[string]any{}}, "cmp-3"),
+			http.StatusUnprocessableEntity, "/body")
+		wantPointers(t, "bad template", crm.Post("/v1/campaigns", map[string]any{"template": "paid_off", "filter": map[string]any{}}, "cmp-4"),
+			http.StatusUnprocessableEntity, "/template")
+		wantStatus(t, "unknown campaign", crm.Get("/v1/campaigns/cmp_404"), http.StatusNotFound)
+		wantStatus(t, "unknown campaign's recipients", crm.Get("/v1/campaigns/cmp_404/recipients"), http.StatusNotFound)
+		w.addTenant(t, "other")
+		other := w.client(t, w.key(t, "other", core.ScopeRead))
+		wantStatus(t, "other tenant's campaign", other.Get("/v1/campaigns/"+cmp.ID), http.StatusNotFound)
 	})
 }

@@ -28,6 +28,7 @@ func (s *Server) routesV1() {
 	v1.GET("/adapters", s.listAdapters)
 	s.newWebhookAPI().register(v1)
 	s.newMessageAPI().register(v1)
+	s.newCampaignAPI().register(v1)
 }
 
 // timestamp renders a time as the API does: RFC 3339 in UTC.
