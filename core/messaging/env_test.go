@@ -64,7 +64,7 @@ func newEnv(t testing.TB, clock core.Clock, settings messaging.Settings, lang st
 		Settings: func(string) messaging.Settings { return e.settings }})
 	box, _ := secretbox.New(secretbox.NewKey())
 	e.svc = payg.NewService(payg.Options{Store: st, Tenants: st, Clock: clock, Box: box,
-		Engines:     map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}},
+		Engines:     map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}, "fakevendor": fakeVendor{}},
 		Subscribers: []payg.EventSubscriber{e.msgs}})
 	e.customer = e.newCustomer(t, "C-1", "Amina Otieno", "0700000123", lang)
 	return e
@@ -156,4 +156,20 @@ func jobMessageID(t testing.TB, j core.Job) string {
 		t.Fatal(err)
 	}
 	return p.MessageID
+}
+
+// fakeVendor is a token vendor's cloud: its tokens are pending until
+// CompleteToken.
+type fakeVendor struct{}
+
+func (fakeVendor) Unit(payg.Device) (int64, int64) { return 86400, 1 }
+func (fakeVendor) MaxUnits(payg.Device) int64      { return 1000 }
+func (fakeVendor) AddCredit(d payg.Device, _ []byte, units int64) (payg.IssuedCode, error) {
+	return payg.IssuedCode{Type: "ADD_CREDIT", Value: units, Counter: d.Counter + 1}, nil
+}
+func (fakeVendor) Unlock(d payg.Device, _ []byte) (payg.IssuedCode, error) {
+	return payg.IssuedCode{Type: "UNLOCK", Counter: d.Counter + 1}, nil
+}
+func (fakeVendor) Job(payg.VendorRequest) (core.Job, error) {
+	return core.Job{Queue: "token.fakevendor", Payload: []byte("{}")}, nil
 }

@@ -26,6 +26,7 @@ type eventPayment struct {
 type eventData struct {
 	Payment    eventPayment `json:"payment"`
 	ContractID string       `json:"contract_id"`
+	ID         string       `json:"id"`         // token.issued: the token
 	PaymentID  string       `json:"payment_id"` // token.issued: empty for hand-issued tokens
 	Code       string       `json:"code"`
 	Seconds    int64        `json:"seconds"`
@@ -61,8 +62,19 @@ func (s *Service) OnEvent(ctx context.Context, tx payg.Tx, e payg.Event) error {
 	case payg.EventContractPaidOff:
 		d, err = s.paidOff(ctx, tx, t, data)
 	case payg.EventTokenIssued:
-		if data.PaymentID != "" || data.Status != string(payg.TokenIssued) {
-			return nil // a payment's token is in its payment_received message
+		if data.Status != string(payg.TokenIssued) {
+			return nil
+		}
+		if data.PaymentID != "" {
+			// A payment's token is in its payment_received message,
+			// unless a vendor issued it later (it was pending then).
+			tk, err := tx.Token(ctx, e.TenantID, data.ID)
+			if err != nil {
+				return fmt.Errorf("messaging: token %s: %w", data.ID, err)
+			}
+			if tk.SettledAt.IsZero() {
+				return nil
+			}
 		}
 		d, err = s.tokenIssued(ctx, tx, t, data)
 	}

@@ -125,3 +125,34 @@ func TestEventMessagesConfigurable(t *testing.T) {
 		t.Errorf("fallback message = %+v", ms)
 	}
 }
+
+// A vendor's token comes after the payment: it is sent when the vendor
+// answers.
+func TestVendorTokenMessage(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, coretest.NewClock(start), messaging.Settings{Enabled: true}, "en")
+	d, err := e.svc.CreateDevice(ctx, e.tenant, payg.DeviceInput{Serial: "V-1", Scheme: "fakevendor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.CreateContract(ctx, e.tenant, payg.ContractInput{AccountNumber: "AC9", CustomerID: e.customer.ID,
+		DeviceIDs: []string{d.ID}, Plan: dailyPlan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := e.pay(t, "RKT9", "AC9", 10000)
+	if len(out.Tokens) != 1 || out.Tokens[0].Status != payg.TokenPending {
+		t.Fatalf("tokens = %+v, want one pending", out.Tokens)
+	}
+	ms := e.messages(t, messaging.Query{ContractID: c.ID})
+	if len(ms) != 1 || strings.Contains(ms[0].Body, "Code:") {
+		t.Fatalf("messages after the payment = %+v, want a receipt without a code", ms)
+	}
+	if _, err := e.svc.CompleteToken(ctx, e.tenant, out.Tokens[0].ID, "123456789"); err != nil {
+		t.Fatal(err)
+	}
+	ms = e.messages(t, messaging.Query{ContractID: c.ID})
+	if len(ms) != 2 || ms[1].Template != messaging.TemplateTokenIssued || ms[1].Body != "Amina, your code for AC9: 123 456 789. It adds 2 days." {
+		t.Fatalf("messages after the vendor answered = %+v", ms)
+	}
+}
