@@ -282,6 +282,9 @@ func (s *Sender) send(ctx context.Context, in *instance, j core.Job, m Message) 
 		return fmt.Errorf("%w: %s: %w", errUnhealthy, in.Name, err)
 	}
 	r := receipts[0]
+	if r.Alert {
+		s.log.Error("sms provider refusal needs an operator", "instance", in.Name, "code", r.Code, "reason", r.Reason, "message_id", m.ID)
+	}
 	if r.State == adapters.SMSRetry {
 		s.count(in.Name, "retry", m)
 		reason := reasonText(r.Code, r.Reason)
@@ -294,9 +297,6 @@ func (s *Sender) send(ctx context.Context, in *instance, j core.Job, m Message) 
 			return rerr
 		}
 		return fmt.Errorf("%w: %s asked to retry: %s", errUnhealthy, in.Name, reason)
-	}
-	if r.Alert {
-		s.log.Error("sms provider refusal needs an operator", "instance", in.Name, "code", r.Code, "reason", r.Reason, "message_id", m.ID)
 	}
 	st, _ := FromSMSState(r.State)
 	s.count(in.Name, string(st), m)
