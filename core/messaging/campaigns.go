@@ -223,10 +223,22 @@ func (s *Service) runCampaign(ctx context.Context, tenant, id string) error {
 func (s *Service) queueCampaignPage(ctx context.Context, t core.Tenant, loc *time.Location, c Campaign, body *Template,
 	contracts []payg.Contract, now, runAt time.Time) error {
 	return s.o.Store.InTx(ctx, func(tx payg.Tx) error {
+		mtx, ok := tx.(Tx)
+		if !ok {
+			return fmt.Errorf("messaging: %T does not store messages", tx)
+		}
 		for _, k := range contracts {
 			cu, err := tx.Customer(ctx, t.ID, k.CustomerID)
 			if err != nil {
 				return err
+			}
+			// Bulk messages pass over a number a provider rejected
+			// (blacklisted, invalid): it is counted as skipped.
+			if rejected, err := mtx.Rejected(ctx, t.ID, cu.Phone); err != nil || rejected {
+				if err != nil {
+					return err
+				}
+				continue
 			}
 			v := campaignValues(k, cu, loc, now)
 			d := draft{tenant: t, customerID: cu.ID, contractID: k.ID, campaignID: c.ID, template: c.Template,

@@ -196,6 +196,22 @@ func TestCampaignBodyAndValidation(t *testing.T) {
 	}
 	e.newContract(t, e.customer, "AC1", dailyPlan, "")
 	e.pay(t, "RKT1", "AC1", 5000)
+	// A customer whose number a provider rejected (blacklisted) is passed
+	// over by campaigns.
+	bob := e.newCustomer(t, "C-2", "Bob", "+254711000222", "en")
+	e.newContract(t, bob, "AC2", dailyPlan, "")
+	e.pay(t, "RKT2", "AC2", 5000)
+	if err := e.store.InTx(ctx, func(tx payg.Tx) error {
+		m := e.messages(t, messaging.Query{CustomerID: bob.ID})[0]
+		cur, err := tx.(messaging.Tx).LockMessage(ctx, e.tenant, m.ID)
+		if err != nil {
+			return err
+		}
+		cur.State, cur.Reason = messaging.StateRejected, "406 UserInBlacklist"
+		return tx.(messaging.Tx).UpdateMessage(ctx, cur)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	c, err := e.msgs.CreateCampaign(ctx, e.tenant, messaging.CampaignInput{Name: "hello",
 		Body: "Hi {{name}}, {{account}}{{#balance}} owes {{balance}}{{/balance}}."})
 	if err != nil {
@@ -219,7 +235,7 @@ func TestCampaignBodyAndValidation(t *testing.T) {
 		t.Fatalf("campaign messages = %+v", ms)
 	}
 	p, _ = e.msgs.Progress(ctx, e.tenant, c.ID)
-	if p.State != messaging.CampaignRunning || p.Recipients != 1 || p.Counts[messaging.StateQueued] != 1 {
+	if p.State != messaging.CampaignRunning || p.Recipients != 1 || p.Skipped != 1 || p.Counts[messaging.StateQueued] != 1 {
 		t.Errorf("progress = %+v", p)
 	}
 }

@@ -168,6 +168,9 @@ type Tx interface {
 	// UpdateMessage stores m's state, provider fields, reason, attempts and
 	// times.
 	UpdateMessage(ctx context.Context, m Message) error
+	// Rejected reports whether a message of tenant to the number was
+	// rejected by a provider (an invalid or blacklisted number).
+	Rejected(ctx context.Context, tenant, to string) (bool, error)
 	InsertCampaign(ctx context.Context, c Campaign) error
 	LockCampaign(ctx context.Context, tenant, id string) (Campaign, error)
 	UpdateCampaign(ctx context.Context, c Campaign) error

@@ -70,6 +70,14 @@ func (t *txn) UpdateMessage(ctx context.Context, m messaging.Message) error {
 	return t.affected(res, err, "message", m.ID)
 }
 
+// Rejected implements messaging.Tx.
+func (t *txn) Rejected(ctx context.Context, tenant, to string) (bool, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM messages WHERE tenant_id = ? AND recipient = ? AND state = ?`,
+		tenant, to, string(messaging.StateRejected)).Scan(&n)
+	return n > 0, t.d.Translate(err)
+}
+
 // Message implements messaging.Store.
 func (s *Store) Message(ctx context.Context, tenant, id string) (messaging.Message, error) {
 	var m messaging.Message

@@ -32,6 +32,8 @@ CREATE INDEX messages_customer ON messages (tenant_id, customer_id, created_at, 
 CREATE INDEX messages_contract ON messages (tenant_id, contract_id, created_at, id);
 CREATE INDEX messages_campaign ON messages (campaign_id, created_at, id);
 CREATE INDEX messages_provider ON messages (instance, provider_id);
+-- Campaigns pass over numbers a provider rejected (blacklisted).
+CREATE INDEX messages_recipient ON messages (tenant_id, recipient, state);
 
 -- Bulk campaigns: a template or body sent to the contracts a filter
 -- chooses. Its recipients are its messages (messages.campaign_id).
