@@ -73,8 +73,15 @@ func (s *Service) SweepReminders(ctx context.Context) (int, error) {
 func (s *Service) sweepTenant(ctx context.Context, t core.Tenant, set Settings, loc *time.Location, now time.Time) (int, error) {
 	n := 0
 	req := core.PageRequest{Limit: core.MaxPageLimit}
-	// Late and defaulted contracts are stored as active.
-	q := payg.ContractQuery{Statuses: []lease.Status{lease.StatusActive}}
+	// Late and defaulted contracts are stored as active. Only those due
+	// within the earliest offset (or overdue) can have a reminder now.
+	lead := 0
+	for _, offsets := range set.Reminders {
+		for _, d := range offsets {
+			lead = max(lead, -d)
+		}
+	}
+	q := payg.ContractQuery{Statuses: []lease.Status{lease.StatusActive}, PaidThroughBefore: now.AddDate(0, 0, lead+2)}
 	for {
 		var page core.Page[payg.Contract]
 		if err := s.o.Store.View(ctx, func(r payg.Reader) error {

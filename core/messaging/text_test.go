@@ -218,3 +218,38 @@ func TestFormatting(t *testing.T) {
 		t.Errorf("FormatDateTime = %q", got)
 	}
 }
+
+func TestQuietHours(t *testing.T) {
+	nairobi, _ := time.LoadLocation("Africa/Nairobi")
+	at := func(day, h, m int) time.Time { return time.Date(2026, 3, day, h, m, 0, 0, nairobi) }
+	q, err := ParseQuietHours("21:00-07:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		t, want time.Time
+	}{
+		{at(2, 12, 0), at(2, 12, 0)},   // daytime: at once
+		{at(2, 20, 59), at(2, 20, 59)}, // just before
+		{at(2, 21, 0), at(3, 7, 0)},    // evening: next morning
+		{at(2, 23, 30), at(3, 7, 0)},
+		{at(3, 3, 0), at(3, 7, 0)}, // small hours: this morning
+		{at(3, 7, 0), at(3, 7, 0)}, // the end is not quiet
+	} {
+		if got := q.Defer(c.t, nairobi); !got.Equal(c.want) {
+			t.Errorf("Defer(%v) = %v, want %v", c.t, got.In(nairobi), c.want)
+		}
+	}
+	day, _ := ParseQuietHours("12:00-14:00")
+	if !day.In(at(2, 13, 0), nairobi) || day.In(at(2, 14, 0), nairobi) || day.In(at(2, 11, 59), nairobi) {
+		t.Error("a window within a day is wrong")
+	}
+	if none, _ := ParseQuietHours(""); none.In(at(2, 3, 0), nairobi) {
+		t.Error("no quiet hours are quiet")
+	}
+	for _, bad := range []string{"21-07", "25:00-07:00", "21:00-07:60", "9pm-7am"} {
+		if _, err := ParseQuietHours(bad); err == nil {
+			t.Errorf("ParseQuietHours(%q) = nil error", bad)
+		}
+	}
+}
