@@ -155,6 +155,7 @@ func registerSMS(r *jobs.Runner, cfg config.Config, store gatewayStore, host *ca
 	}
 	r.Register(messaging.CampaignQueue, msgs.CampaignHandler(), nil)
 	host.SetDeliveries(messaging.Deliveries{Store: store, Clock: clock, Logger: log})
+	host.SetBreakers(sender.BreakerState)
 	if len(senders) == 0 {
 		log.Info("sms: no SMS instance configured; no text messages are created")
 	}

@@ -47,7 +47,13 @@ type Host struct {
 	confirmTimeout time.Duration
 	// deliveries takes SMS delivery reports; nil ignores them.
 	deliveries DeliveryApplier
+	// breakers reports the breaker state of an instance's outgoing calls.
+	breakers func(instance string) (string, bool)
 }
+
+// SetBreakers makes Statuses report each instance's breaker state as f
+// gives it (messaging.Sender.BreakerState). Call it before serving.
+func (h *Host) SetBreakers(f func(instance string) (string, bool)) { h.breakers = f }
 
 // SetDeliveries makes the host hand the delivery reports of SMS callbacks
 // to d. Call it before the host serves callbacks.

@@ -127,6 +127,11 @@ func TestDeliveryReports(t *testing.T) {
 	if len(payments.Items) != 0 {
 		t.Errorf("delivery reports made %d payments", len(payments.Items))
 	}
+	// The breaker state of the instance's sends, as the sender reports it.
+	host.SetBreakers(func(name string) (string, bool) { return "open", name == "sms-fake" })
+	if sts := host.Statuses(); len(sts) != 1 || sts[0].BreakerState != "open" || !sts[0].LastCallbackAt.Equal(clock.Now()) {
+		t.Errorf("Statuses = %+v", sts)
+	}
 	// A store that cannot take the reports: not acknowledged, so the
 	// provider sends them again.
 	st.Close()

@@ -365,3 +365,19 @@ func (s *Sender) update(ctx context.Context, m Message, change func(*Message) bo
 		return tx.UpdateMessage(ctx, cur)
 	})
 }
+
+// BreakerState returns the state of an instance's breaker: closed,
+// half_open or open; false for an instance the sender does not know.
+func (s *Sender) BreakerState(instance string) (string, bool) {
+	in, ok := s.instances[instance]
+	if !ok {
+		return "", false
+	}
+	switch in.breaker.State() {
+	case gobreaker.StateOpen:
+		return "open", true
+	case gobreaker.StateHalfOpen:
+		return "half_open", true
+	}
+	return "closed", true
+}

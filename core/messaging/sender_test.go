@@ -165,6 +165,12 @@ func TestBreakerOutage(t *testing.T) {
 	if calls < failures || calls > maxCalls {
 		t.Errorf("provider called %d times during a %v outage, want %d to %d", calls, outage, failures, maxCalls)
 	}
+	if st, ok := sender.BreakerState("at-ke"); !ok || st == "closed" {
+		t.Errorf("breaker during the outage = %q, want open or half_open", st)
+	}
+	if _, ok := sender.BreakerState("nope"); ok {
+		t.Error("BreakerState knows an unknown instance")
+	}
 	if out.get(jobs.OutcomeNotAttempted) == 0 {
 		t.Error("no send met the open breaker (NotAttempted)")
 	}
@@ -181,6 +187,9 @@ func TestBreakerOutage(t *testing.T) {
 	waitFor(t, 10*time.Second, "every message sent", func() bool {
 		return len(e.messages(t, messaging.Query{State: messaging.StateSent})) == len(ms)
 	})
+	if st, _ := sender.BreakerState("at-ke"); st != "closed" {
+		t.Errorf("breaker after recovery = %q, want closed", st)
+	}
 	_, sent := fake.snapshot()
 	for _, m := range ms {
 		if sent[m.ID] != 1 {
