@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"time"
@@ -27,6 +28,9 @@ type SMS struct {
 	Events []string `yaml:"events"`
 	// SupportPhone is the number an unmatched payer is told to call.
 	SupportPhone string `yaml:"support_phone"`
+	// Language is the language of messages to payers who are not known
+	// customers (an unmatched payment): en (the default), fr, sw, pt.
+	Language string `yaml:"language"`
 	// QuietHours is a local window, "21:00-07:00", in which reminders and
 	// campaigns wait; empty for none.
 	QuietHours string `yaml:"quiet_hours"`
@@ -68,6 +72,7 @@ type SMSInstance struct {
 // the global ones.
 type SMSTenant struct {
 	Instance     string                       `yaml:"instance"`
+	Language     string                       `yaml:"language"`
 	Events       []string                     `yaml:"events"`
 	SupportPhone string                       `yaml:"support_phone"`
 	QuietHours   string                       `yaml:"quiet_hours"`
@@ -79,6 +84,8 @@ func defaultSMS() SMS {
 	return SMS{MaxAttempts: messaging.DefaultMaxAttempts, BreakerFailures: messaging.DefaultBreakerFailures,
 		BreakerOpenFor: messaging.DefaultBreakerOpenFor, ReminderInterval: 5 * time.Minute}
 }
+
+var validLanguage = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
 
 var smsEvents = []string{"payment.applied", "payment.unmatched", "contract.paid_off", "token.issued"}
 
@@ -121,6 +128,12 @@ func (c *Config) validateSMS(bad func(path, format string, args ...any)) {
 			}
 		}
 	}
+	checkLanguage := func(path, lang string) {
+		if lang != "" && !validLanguage.MatchString(lang) {
+			bad(path, "want a language tag such as en or fr, got %q", lang)
+		}
+	}
+	checkLanguage("sms.language", s.Language)
 	checkInstance("sms.instance", s.Instance)
 	checkEvents("sms.events", s.Events)
 	checkQuiet("sms.quiet_hours", s.QuietHours)
@@ -145,6 +158,7 @@ func (c *Config) validateSMS(bad func(path, format string, args ...any)) {
 		t := s.Tenants[id]
 		p := "sms.tenants." + id
 		checkInstance(p+".instance", t.Instance)
+		checkLanguage(p+".language", t.Language)
 		checkEvents(p+".events", t.Events)
 		checkQuiet(p+".quiet_hours", t.QuietHours)
 		checkReminders(p+".reminders", t.Reminders)
@@ -199,7 +213,10 @@ func (s SMS) InstanceFor(tenant string) string {
 // been validated.
 func (s SMS) Settings(tenant string) messaging.Settings {
 	t := s.Tenants[tenant]
-	out := messaging.Settings{Enabled: s.InstanceFor(tenant) != "", Events: s.Events, SupportPhone: s.SupportPhone}
+	out := messaging.Settings{Enabled: s.InstanceFor(tenant) != "", Events: s.Events, SupportPhone: s.SupportPhone, Language: s.Language}
+	if t.Language != "" {
+		out.Language = t.Language
+	}
 	if t.Events != nil {
 		out.Events = t.Events
 	}

@@ -42,6 +42,7 @@ sms:
   tenants:
     acme:
       instance: twilio-ke
+      language: fr
       quiet_hours: "22:00-06:00"
       events: [payment.applied]
   breaker_open_for: 30s
@@ -55,7 +56,7 @@ sms:
 		t.Errorf("default tenant settings = %+v", s)
 	}
 	a := cfg.SMS.Settings("acme")
-	if cfg.SMS.InstanceFor("acme") != "twilio-ke" || a.QuietHours.Start != 22*time.Hour || len(a.Events) != 1 || a.SupportPhone != "0800 720 000" {
+	if cfg.SMS.InstanceFor("acme") != "twilio-ke" || a.QuietHours.Start != 22*time.Hour || len(a.Events) != 1 || a.SupportPhone != "0800 720 000" || a.Language != "fr" || s.Language != "" {
 		t.Errorf("acme settings = %+v", a)
 	}
 	if cfg.SMS.BreakerOpenFor != 30*time.Second || cfg.SMS.MaxAttempts != 12 {
@@ -67,6 +68,7 @@ instances:
   - {name: mpesa-ke, adapter: payments.mpesa, currency: KES}
 sms:
   instance: nope
+  language: French
   events: [payment.received]
   quiet_hours: "9pm-7am"
   reminders: {default: [-90]}
@@ -92,6 +94,7 @@ sms:
 		`sms.templates: templates.reminder.en: unknown variable {{amout}}`,
 		`sms.tenants.acme.instance: instance "mpesa-ke" runs payments.mpesa`,
 		`sms.max_attempts: must be 1 to 100`,
+		`sms.language: want a language tag`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)

@@ -38,6 +38,9 @@ type Settings struct {
 	// SupportPhone is the number an unmatched payer is told to call; may
 	// be empty.
 	SupportPhone string
+	// Language is the language of messages to payers who are not known
+	// customers (an unmatched payment); empty is DefaultLanguage.
+	Language string
 	// QuietHours are local hours in which reminders and campaign messages
 	// wait (confirmations of a payment go at once).
 	QuietHours QuietHours

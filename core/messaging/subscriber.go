@@ -146,10 +146,13 @@ func (s *Service) paymentUnmatched(t core.Tenant, set Settings, data eventData) 
 	if ref == "" {
 		ref = p.ProviderTxID
 	}
-	// The payer is not a known customer: the tenant's first language
-	// is not known either, so English (or the tenant's override).
-	return &draft{tenant: t, template: TemplatePaymentUnmatched, language: DefaultLanguage, phone: p.PayerMSISDN,
-		values: map[string]string{"amount": FormatMoney(p.Amount, DefaultLanguage), "reference": ref, "support": set.SupportPhone}}
+	// The payer is not a known customer: the tenant's language.
+	lang := set.Language
+	if lang == "" {
+		lang = DefaultLanguage
+	}
+	return &draft{tenant: t, template: TemplatePaymentUnmatched, language: lang, phone: p.PayerMSISDN,
+		values: map[string]string{"amount": FormatMoney(p.Amount, lang), "reference": ref, "support": set.SupportPhone}}
 }
 
 func (s *Service) paidOff(ctx context.Context, tx payg.Tx, t core.Tenant, data eventData) (*draft, error) {

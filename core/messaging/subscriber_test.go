@@ -116,6 +116,14 @@ func TestEventMessagesConfigurable(t *testing.T) {
 	if want := "Thank you Amina, 50 KES received for AC1."; !strings.HasPrefix(ms[0].Body, want) {
 		t.Errorf("body = %q, want it to start %q", ms[0].Body, want)
 	}
+	// An unmatched payer is told in the tenant's language.
+	e.settings = messaging.Settings{Enabled: true, Language: "fr"}
+	e.pay(t, "RKT4", "NOPE-1", 5000)
+	if ms := e.messages(t, messaging.Query{State: messaging.StateQueued}); ms[len(ms)-1].Language != "fr" ||
+		ms[len(ms)-1].Body != "Nous avons enregistré 50 KES avec la référence NOPE-1 sans trouver le compte." {
+		t.Errorf("unmatched in the tenant's language = %+v", ms[len(ms)-1])
+	}
+	e.settings = messaging.Settings{Enabled: true, Events: []string{payg.EventPaymentApplied}}
 	// A language without templates falls back to English.
 	am := e.newCustomer(t, "C-2", "Abebe Bikila", "+254711000222", "am")
 	e.newContract(t, am, "AC3", dailyPlan, "")

@@ -236,6 +236,24 @@ func testMessageDeliveryReports(t *testing.T, h Harness) {
 	if m := get(c.ID); m.State != messaging.StateRejected || m.Reason != "21610" {
 		t.Errorf("c after rejected = %s %q", m.State, m.Reason)
 	}
+	// A rejected number is known as such in the tenant, and only there.
+	if err := inMsgTx(t, ms, func(tx messaging.Tx) error {
+		for _, q := range []struct {
+			tenant, to string
+			want       bool
+		}{{w.tenant, c.To, true}, {"other", c.To, false}, {w.tenant, "+254799999999", false}} {
+			got, err := tx.Rejected(ctx, q.tenant, q.to)
+			if err != nil {
+				return err
+			}
+			if got != q.want {
+				t.Errorf("Rejected(%s, %s) = %v, want %v", q.tenant, q.to, got, q.want)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testCampaignRows(t *testing.T, h Harness) {
