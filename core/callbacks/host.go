@@ -152,6 +152,15 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 	for _, n := range notices {
 		n.Instance = instance
 		out, err := h.svc.ApplyNotice(ctx, in.Config.Tenant, n)
+		if errors.Is(err, payg.ErrUnknownRequest) {
+			// Money said to have moved for a request the gateway never
+			// made: nothing is applied (no guessing the contract from
+			// the payer), the callback is kept and alerted on, and the
+			// provider is acknowledged so it stops retrying.
+			res.Quarantine = &adapters.Quarantine{Reason: fmt.Sprintf(
+				"callback for request id %q, which is not a payment request of this gateway: possible spoofing or mis-routing", n.RequestID)}
+			return h.quarantine(ctx, log, in, req, res)
+		}
 		if err != nil {
 			// Not acknowledged: the provider retries, and the retry is
 			// deduplicated. Nothing is lost.

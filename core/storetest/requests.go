@@ -1,0 +1,322 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/payg"
+)
+
+// seedRequest stores a payment request the gateway made earlier, as the
+// fixtures README's test world has them.
+func (w *world) seedRequest(t *testing.T, instance, requestID string, amount core.Money, status payg.RequestStatus) payg.PaymentRequest {
+	t.Helper()
+	now := w.clock.Now()
+	r := payg.PaymentRequest{
+		ID: "prq_" + strings.NewReplacer("-", "", "_", "").Replace(requestID), TenantID: w.tenant, Instance: instance,
+		ContractID: w.contract.ID, Amount: amount, MSISDN: "254700000123", AccountRef: w.contract.AccountNumber,
+		ReferenceID: "ref-" + requestID, RequestID: requestID, ProviderRef: requestID, Status: status,
+		ExpiresAt: now.Add(5 * time.Minute), CreatedAt: now, UpdatedAt: now, InitiatedAt: now,
+	}
+	if err := w.pstore.InTx(context.Background(), func(tx payg.Tx) error { return tx.InsertPaymentRequest(context.Background(), r) }); err != nil {
+		t.Fatalf("InsertPaymentRequest: %v", err)
+	}
+	return r
+}
+
+func (w *world) request(t *testing.T, id string) payg.PaymentRequest {
+	t.Helper()
+	var r payg.PaymentRequest
+	w.view(t, func(rd payg.Reader) error {
+		var err error
+		r, err = rd.PaymentRequest(context.Background(), w.tenant, id)
+		return err
+	})
+	return r
+}
+
+func (w *world) jobs(t *testing.T, prefix string) []core.Job {
+	t.Helper()
+	js, ok := w.store.(core.JobService)
+	if !ok {
+		t.Fatalf("%T is not a core.JobService", w.store)
+	}
+	p, err := js.ListJobs(context.Background(), core.JobQuery{TenantID: w.tenant, KeyPrefix: prefix}, core.PageRequest{Limit: core.MaxPageLimit})
+	if err != nil {
+		t.Fatalf("ListJobs: %v", err)
+	}
+	return p.Items
+}
+
+func (w *world) events(t *testing.T, typ string) []payg.Event {
+	t.Helper()
+	var out []payg.Event
+	w.view(t, func(r payg.Reader) error {
+		p, err := r.ListEvents(context.Background(), w.tenant, payg.EventQuery{Type: typ}, core.PageRequest{Limit: core.MaxPageLimit})
+		out = p.Items
+		return err
+	})
+	return out
+}
+
+// testPaymentRequests checks the life of a payment request in the store:
+// creation with its initiation job, the janitor's updates, and notices
+// matched to requests by the provider's request id.
+func testPaymentRequests(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	kes := func(cents int64) core.Money { return core.Money{Amount: cents, Currency: "KES"} }
+
+	r, err := w.svc.CreatePaymentRequest(ctx, w.tenant, payg.PaymentRequestInput{
+		ContractID: w.contract.ID, Instance: "mpesa-ke", Amount: kes(150000), ReferenceID: "7f0c1a9e-1111-4abc-8def-000000000001",
+	})
+	if err != nil {
+		t.Fatalf("CreatePaymentRequest: %v", err)
+	}
+	if r.Status != payg.RequestCreated || r.MSISDN != "254700000123" || r.AccountRef != "AC100234" || r.RequestID != r.ID ||
+		!r.ExpiresAt.Equal(w.clock.Now().Add(payg.DefaultRequestWindow)) {
+		t.Errorf("created request %+v", r)
+	}
+	if got := w.request(t, r.ID); got.ReferenceID != r.ReferenceID || got.Amount != kes(150000) || got.ContractID != w.contract.ID {
+		t.Errorf("stored request %+v", got)
+	}
+	if js := w.jobs(t, "payreq:"+r.ID); len(js) != 1 || js[0].Queue != payg.RequestQueue || js[0].State != core.JobPending {
+		t.Fatalf("initiation jobs %+v, want one pending", js)
+	}
+
+	// Refusals: another currency, an unknown contract, a bad phone.
+	if _, err := w.svc.CreatePaymentRequest(ctx, w.tenant, payg.PaymentRequestInput{ContractID: w.contract.ID, Instance: "mpesa-ke",
+		Amount: core.Money{Amount: 100, Currency: "UGX"}, ReferenceID: "x"}); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("currency mismatch: %v, want EINVALID", err)
+	}
+	if _, err := w.svc.CreatePaymentRequest(ctx, w.tenant, payg.PaymentRequestInput{ContractID: "con_nope", Instance: "mpesa-ke",
+		Amount: kes(100), ReferenceID: "y"}); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("unknown contract: %v, want ENOTFOUND", err)
+	}
+	if _, err := w.svc.CreatePaymentRequest(ctx, w.tenant, payg.PaymentRequestInput{ContractID: w.contract.ID, Instance: "mpesa-ke",
+		Amount: kes(100), Phone: "not a phone", ReferenceID: "z"}); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("bad phone: %v, want EINVALID", err)
+	}
+
+	// The initiation lands: the provider's ids are stored and the first
+	// check is scheduled, once however often the same job reports it.
+	const checkout = "ws_CO_26031409265300000700000123"
+	for range 2 {
+		r, err = w.svc.UpdatePaymentRequest(ctx, w.tenant, r.ID, payg.RequestUpdate{
+			Status: payg.RequestInitiated, RequestID: checkout, ProviderRef: checkout, Initiation: true,
+			NextCheck: w.clock.Now().Add(time.Minute), Cause: "job-1",
+		})
+		if err != nil {
+			t.Fatalf("UpdatePaymentRequest: %v", err)
+		}
+	}
+	if r.Status != payg.RequestInitiated || r.RequestID != checkout || r.Initiations != 2 || r.InitiatedAt.IsZero() {
+		t.Errorf("initiated request %+v", r)
+	}
+	if js := w.jobs(t, "payreq:"+r.ID); len(js) != 2 {
+		t.Errorf("%d jobs after the initiation, want the initiation and one check", len(js))
+	}
+	var byReq payg.PaymentRequest
+	w.view(t, func(rd payg.Reader) error {
+		byReq, err = rd.PaymentRequestByRequestID(ctx, "mpesa-ke", checkout)
+		return err
+	})
+	if byReq.ID != r.ID {
+		t.Errorf("PaymentRequestByRequestID = %+v", byReq)
+	}
+
+	// The STK callback carries no account reference and an unknown payer:
+	// the payment goes to the request's contract.
+	out, err := w.svc.ApplyNotice(ctx, w.tenant, core.PaymentNotice{
+		Instance: "mpesa-ke", ProviderTxID: "TESTSTK001", RequestID: checkout, Status: core.NoticeSucceeded,
+		Amount: kes(150000), PayerMSISDN: "254799999999", Raw: []byte(`{}`),
+	})
+	if err != nil {
+		t.Fatalf("ApplyNotice: %v", err)
+	}
+	if out.Payment.Status != payg.PaymentApplied || out.Payment.ContractID != w.contract.ID || len(out.Tokens) != 1 ||
+		out.Request == nil || out.Request.Status != payg.RequestSucceeded {
+		t.Fatalf("outcome %+v", out)
+	}
+	r = w.request(t, r.ID)
+	if r.Status != payg.RequestSucceeded || r.PaymentID != out.Payment.ID || r.FinishedAt.IsZero() {
+		t.Errorf("settled request %+v", r)
+	}
+	if ev := w.events(t, payg.EventPaymentRequestSucceeded); len(ev) != 1 || ev[0].ContractID != w.contract.ID {
+		t.Errorf("succeeded events %+v", ev)
+	}
+	// A final request stays as the callback left it.
+	if got, err := w.svc.UpdatePaymentRequest(ctx, w.tenant, r.ID, payg.RequestUpdate{Status: payg.RequestUnknown, Reason: "late"}); err != nil ||
+		got.Status != payg.RequestSucceeded {
+		t.Errorf("update of a final request: %+v, %v", got, err)
+	}
+	// The same receipt again (the STK callback repeated, or the paybill's
+	// C2B confirmation of it) is a duplicate.
+	if dup, err := w.svc.ApplyNotice(ctx, w.tenant, notice("TESTSTK001", "AC100234", 150000)); err != nil || !dup.Duplicate {
+		t.Errorf("C2B copy of the STK receipt: %+v, %v", dup, err)
+	}
+
+	// A failure marks the request failed with the provider's reason.
+	failed := w.seedRequest(t, "mpesa-ke", "ws_CO_FAILED", kes(50000), payg.RequestInitiated)
+	if _, err := w.svc.ApplyNotice(ctx, w.tenant, core.PaymentNotice{Instance: "mpesa-ke", RequestID: "ws_CO_FAILED",
+		Status: core.NoticeFailed, Reason: "1032: Request cancelled by user"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.request(t, failed.ID); got.Status != payg.RequestFailed || got.Reason != "1032: Request cancelled by user" || got.PaymentID != "" {
+		t.Errorf("failed request %+v", got)
+	}
+	if ev := w.events(t, payg.EventPaymentRequestFailed); len(ev) != 1 {
+		t.Errorf("%d failed events, want 1", len(ev))
+	}
+
+	// Another amount than asked for: kept in suspense, not applied.
+	mismatch := w.seedRequest(t, "mpesa-ke", "ws_CO_MISMATCH", kes(500000), payg.RequestInitiated)
+	out, err = w.svc.ApplyNotice(ctx, w.tenant, core.PaymentNotice{Instance: "mpesa-ke", ProviderTxID: "TESTSTK002", RequestID: "ws_CO_MISMATCH",
+		Status: core.NoticeSucceeded, Amount: kes(50000), Raw: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Payment.Status != payg.PaymentSuspense || out.Suspense == nil || out.Suspense.Reason != payg.SuspenseAmountMismatch {
+		t.Errorf("mismatched payment %+v", out)
+	}
+	if got := w.request(t, mismatch.ID); got.Status != payg.RequestSucceeded || got.PaymentID != out.Payment.ID || !strings.Contains(got.Reason, "suspense") {
+		t.Errorf("mismatched request %+v", got)
+	}
+
+	// Money for a request id nobody issued is refused, and nothing is kept.
+	_, err = w.svc.ApplyNotice(ctx, w.tenant, core.PaymentNotice{Instance: "mpesa-ke", ProviderTxID: "TESTSTK003", RequestID: "ws_CO_NOT_OURS",
+		Status: core.NoticeSucceeded, Amount: kes(1000), AccountRef: "AC100234", Raw: []byte(`{}`)})
+	if !errors.Is(err, payg.ErrUnknownRequest) {
+		t.Errorf("unknown request: %v, want ErrUnknownRequest", err)
+	}
+	w.view(t, func(rd payg.Reader) error {
+		if _, err := rd.PaymentByKey(ctx, "mpesa-ke", "TESTSTK003"); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Errorf("payment of an unknown request stored: %v", err)
+		}
+		return nil
+	})
+	// The same id at another instance is not the same request.
+	if _, err := w.svc.ApplyNotice(ctx, w.tenant, core.PaymentNotice{Instance: "other", ProviderTxID: "TESTSTK004", RequestID: "ws_CO_MISMATCH",
+		Status: core.NoticeSucceeded, Amount: kes(500000), Raw: []byte(`{}`)}); !errors.Is(err, payg.ErrUnknownRequest) {
+		t.Errorf("request id of another instance: %v", err)
+	}
+
+	// Lists: by contract and status, in creation order.
+	var all, succeeded core.Page[payg.PaymentRequest]
+	w.view(t, func(rd payg.Reader) error {
+		if all, err = rd.ListPaymentRequests(ctx, w.tenant, payg.PaymentRequestQuery{ContractID: w.contract.ID}, core.PageRequest{Limit: 2}); err != nil {
+			return err
+		}
+		succeeded, err = rd.ListPaymentRequests(ctx, w.tenant, payg.PaymentRequestQuery{Status: payg.RequestSucceeded}, core.PageRequest{})
+		return err
+	})
+	if len(all.Items) != 2 || all.NextCursor == "" || all.Items[0].ID != r.ID {
+		t.Errorf("first page %+v", all)
+	}
+	if len(succeeded.Items) != 2 {
+		t.Errorf("%d succeeded requests, want 2", len(succeeded.Items))
+	}
+	// Another tenant sees none of them.
+	w.view(t, func(rd payg.Reader) error {
+		if _, err := rd.PaymentRequest(ctx, core.DefaultTenantID, r.ID); core.ErrorCode(err) != core.ENOTFOUND {
+			t.Errorf("another tenant's request: %v", err)
+		}
+		return nil
+	})
+}
+
+// testSTKCallbacks replays the M-Pesa STK push fixtures through the
+// callback host against the requests the fixtures README says the gateway
+// made.
+func testSTKCallbacks(t *testing.T, h Harness) {
+	w := newWorld(t, h)
+	host := newMpesaHost(t, w)
+	ack := fixture(t, "mpesa/response_callback_ack.json")
+	kes := core.Money{Amount: 150000, Currency: "KES"}
+	reqs := map[string]payg.PaymentRequest{}
+	for _, id := range []string{"093000", "093500", "094000", "094500", "095000"} {
+		reqs[id] = w.seedRequest(t, "ke-paybill", "ws_CO_14032025"+id+"000700000123", kes, payg.RequestInitiated)
+	}
+	cases := []struct {
+		file  string
+		check func(t *testing.T)
+	}{
+		{"stk_callback_success.json", func(t *testing.T) {
+			p := w.paymentByKey(t, "ke-paybill", "TEST0S1T2K")
+			if p.Status != payg.PaymentApplied || p.ContractID != w.contract.ID || p.Amount != kes {
+				t.Errorf("payment %+v", p)
+			}
+			if r := w.request(t, reqs["093000"].ID); r.Status != payg.RequestSucceeded || r.PaymentID != p.ID {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{"stk_callback_duplicate.json", nil},
+		{"stk_callback_cancelled_1032.json", func(t *testing.T) {
+			if r := w.request(t, reqs["093500"].ID); r.Status != payg.RequestFailed || !strings.HasPrefix(r.Reason, "1032:") {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{"stk_callback_insufficient_funds_1.json", func(t *testing.T) {
+			if r := w.request(t, reqs["094000"].ID); r.Status != payg.RequestFailed || !strings.HasPrefix(r.Reason, "1:") {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{"stk_callback_unreachable_1037.json", func(t *testing.T) {
+			if r := w.request(t, reqs["094500"].ID); r.Status != payg.RequestFailed || !strings.HasPrefix(r.Reason, "1037:") {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{"stk_callback_malformed_success_without_metadata.json", func(t *testing.T) {
+			// Not applied; the request waits for the janitor.
+			if r := w.request(t, reqs["095000"].ID); r.Status != payg.RequestInitiated {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{"stk_callback_unknown_checkout_id.json", func(t *testing.T) {
+			w.view(t, func(r payg.Reader) error {
+				if _, err := r.PaymentByKey(context.Background(), "ke-paybill", "TEST0S1T9Z"); core.ErrorCode(err) != core.ENOTFOUND {
+					t.Errorf("payment of an unknown checkout id: %v", err)
+				}
+				return nil
+			})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			resp := w.post(host, "stk", fixture(t, "mpesa/"+tc.file), "127.0.0.1")
+			if resp.Status != http.StatusOK || !sameJSON(t, resp.Body, ack) {
+				t.Fatalf("answer %d %s, want 200 %s", resp.Status, resp.Body, ack)
+			}
+			if tc.check != nil {
+				tc.check(t)
+			}
+		})
+	}
+	// Exactly one payment moved money: the 1500 KES of the success.
+	w.checkLedger(t, w.contract.ID, 150000)
+	var q core.Page[payg.Quarantined]
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		q, err = r.ListQuarantine(context.Background(), w.tenant, core.PageRequest{})
+		return err
+	})
+	if len(q.Items) != 2 {
+		t.Fatalf("%d quarantined, want the success without metadata and the unknown checkout id", len(q.Items))
+	}
+	for _, it := range q.Items {
+		if it.RequestID == "" || len(it.Body) == 0 {
+			t.Errorf("quarantined without its request id or body: %+v", it)
+		}
+	}
+	if !strings.Contains(q.Items[1].Reason, "not a payment request") {
+		t.Errorf("unknown checkout id quarantined for %q", q.Items[1].Reason)
+	}
+	if ev := w.events(t, payg.EventPaymentRequestFailed); len(ev) != 3 {
+		t.Errorf("%d payment_request.failed events, want 3", len(ev))
+	}
+}
