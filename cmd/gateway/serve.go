@@ -87,7 +87,7 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepStatuses(ctx, svc, log, time.Minute)
-	runner, err := newJobs(cfg, store, svc, clock, log, reg)
+	runner, err := newJobs(cfg, store, svc, host, clock, log, reg)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,8 @@ type Host struct {
 	health    health
 	// ConfirmTimeout bounds a status query confirming an unsigned callback.
 	confirmTimeout time.Duration
+	// policy drives payment requests and the janitor (requests.go).
+	policy RequestPolicy
 }
 
 // Outcomes counted in gateway_callbacks_total.
@@ -56,7 +58,7 @@ const (
 // New returns a Host. reg receives gateway_callbacks_total.
 func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*Host, error) {
 	h := &Host{svc: svc, instances: make(map[string]Instance, len(instances)), clock: clock, log: log,
-		confirmTimeout: 10 * time.Second}
+		confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy}
 	h.health.last = make(map[string]*InstanceStatus, len(instances))
 	for _, in := range instances {
 		h.instances[in.Config.Name] = in

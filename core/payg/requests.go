@@ -88,9 +88,19 @@ const RequestQueue = "payment_request"
 
 // RequestJob is the payload of a RequestQueue job.
 type RequestJob struct {
-	Tenant string `json:"tenant"`
-	ID     string `json:"id"`
+	Tenant string    `json:"tenant"`
+	ID     string    `json:"id"`
+	Op     RequestOp `json:"op"`
 }
+
+// RequestOp is what a RequestQueue job does.
+type RequestOp string
+
+// Request operations.
+const (
+	OpInitiate RequestOp = "initiate" // call the provider (again, with the same ReferenceID)
+	OpCheck    RequestOp = "check"    // ask the provider what became of it
+)
 
 // Event types of payment requests.
 const (
@@ -176,7 +186,7 @@ func (s *Service) CreatePaymentRequest(ctx context.Context, tenant string, in Pa
 		if err := tx.InsertPaymentRequest(ctx, r); err != nil {
 			return err
 		}
-		return s.enqueueRequestJob(ctx, tx, r, "initiate", now)
+		return s.enqueueRequestJob(ctx, tx, r, "initiate", OpInitiate, now)
 	})
 	if err != nil {
 		return PaymentRequest{}, fmt.Errorf("payg: create payment request: %w", err)
@@ -184,8 +194,8 @@ func (s *Service) CreatePaymentRequest(ctx context.Context, tenant string, in Pa
 	return r, nil
 }
 
-func (s *Service) enqueueRequestJob(ctx context.Context, tx Tx, r PaymentRequest, cause string, at time.Time) error {
-	payload, err := json.Marshal(RequestJob{Tenant: r.TenantID, ID: r.ID})
+func (s *Service) enqueueRequestJob(ctx context.Context, tx Tx, r PaymentRequest, cause string, op RequestOp, at time.Time) error {
+	payload, err := json.Marshal(RequestJob{Tenant: r.TenantID, ID: r.ID, Op: op})
 	if err != nil {
 		return err
 	}
@@ -229,6 +239,8 @@ type RequestUpdate struct {
 	// same job twice schedules it once.
 	NextCheck time.Time
 	Cause     string
+	// NextOp is what the next job does (default OpCheck).
+	NextOp RequestOp
 }
 
 // UpdatePaymentRequest records u on a request that is not final yet and
@@ -282,7 +294,11 @@ func (s *Service) UpdatePaymentRequest(ctx context.Context, tenant, id string, u
 			return s.emitRequest(ctx, tx, r, now)
 		}
 		if !u.NextCheck.IsZero() {
-			return s.enqueueRequestJob(ctx, tx, r, "after:"+u.Cause, u.NextCheck)
+			op := u.NextOp
+			if op == "" {
+				op = OpCheck
+			}
+			return s.enqueueRequestJob(ctx, tx, r, "after:"+u.Cause, op, u.NextCheck)
 		}
 		return nil
 	})
