@@ -3,12 +3,20 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/payg-gateway/gateway/adapters"
+	_ "github.com/payg-gateway/gateway/adapters/mtnmomo" // registers payments.mtn_momo
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/callbacks"
+	"github.com/payg-gateway/gateway/core/lease"
 	"github.com/payg-gateway/gateway/core/payg"
 )
 
@@ -318,5 +326,142 @@ func testSTKCallbacks(t *testing.T, h Harness) {
 	}
 	if ev := w.events(t, payg.EventPaymentRequestFailed); len(ev) != 3 {
 		t.Errorf("%d payment_request.failed events, want 3", len(ev))
+	}
+}
+
+const momoCallbackKey = "storetest-momo-callback-key-0123456789"
+
+// testMoMoCallbacks replays the MTN MoMo request-to-pay fixtures through
+// the callback host against the requests the fixtures README says the
+// gateway made (PAY-000123 … PAY-000130, UGX 50000 each). The instance does
+// not confirm by status query here (there is no MoMo to ask); the
+// end-to-end tests run the confirmation against the simulator.
+func testMoMoCallbacks(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	inst := adapters.InstanceConfig{Name: "ug-momo", Adapter: "payments.mtn_momo", Tenant: w.tenant, Currency: "UGX",
+		Settings: map[string]any{"callback_key": momoCallbackKey, "confirm_by_status_query": false}}
+	a, err := adapters.Provision(ctx, inst, adapters.Deps{Clock: w.clock}.WithDefaults())
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	inst, _ = inst.Check()
+	host, err := callbacks.New(w.svc, []callbacks.Instance{{Config: inst, Adapter: a}}, w.clock, discardLogger(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := w.svc.CreateDevice(ctx, w.tenant, payg.DeviceInput{Serial: "SHS-UG-1", Scheme: payg.SchemeOpenPAYGO,
+		SecretKeyHex: testKeyHex, StartingCode: testStartingCode, ValueDivider: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ugx, err := w.svc.CreateContract(ctx, w.tenant, payg.ContractInput{AccountNumber: "UG100234", CustomerID: w.customer.ID,
+		DeviceIDs: []string{dev.ID}, Plan: lease.Plan{Kind: lease.KindPAYGCredit, Currency: "UGX", Price: 5000,
+			PricePeriod: lease.PeriodDay, GraceDays: 3, DefaultDays: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := core.Money{Amount: 50000, Currency: "UGX"}
+	reqs := map[string]payg.PaymentRequest{}
+	for n := 123; n <= 130; n++ {
+		id := fmt.Sprintf("PAY-%06d", n)
+		w.contract = ugx
+		reqs[id] = w.seedRequest(t, "ug-momo", id, amount, payg.RequestInitiated)
+	}
+	send := func(method, file, ref string) adapters.Response {
+		tok := adapters.PathToken(momoCallbackKey, ref, 32)
+		return host.Handle(ctx, "ug-momo", []string{"requesttopay", ref, tok}, &adapters.Request{
+			Method: method, Path: "/callbacks/ug-momo/requesttopay/" + ref + "/" + tok,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: fixture(t, "mtn/"+file),
+			RemoteAddr: netip.MustParseAddr("127.0.0.1"), ReceivedAt: w.clock.Now(),
+		})
+	}
+	status := func(id string) payg.PaymentRequest { return w.request(t, reqs[id].ID) }
+	cases := []struct {
+		method, file, externalID string
+		check                    func(t *testing.T)
+	}{
+		{http.MethodPut, "requesttopay_callback_successful.json", "PAY-000123", func(t *testing.T) {
+			p := w.paymentByKey(t, "ug-momo", "1000000001")
+			if p.Status != payg.PaymentApplied || p.ContractID != ugx.ID || p.Amount != amount {
+				t.Errorf("payment %+v", p)
+			}
+			if r := status("PAY-000123"); r.Status != payg.RequestSucceeded || r.PaymentID != p.ID {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPost, "requesttopay_callback_duplicate.json", "PAY-000123", nil},
+		{http.MethodPost, "requesttopay_callback_failed_reason_string.json", "PAY-000124", func(t *testing.T) {
+			if r := status("PAY-000124"); r.Status != payg.RequestFailed || r.Reason != "NOT_ENOUGH_FUNDS" {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPut, "requesttopay_callback_failed_reason_object.json", "PAY-000125", func(t *testing.T) {
+			if r := status("PAY-000125"); r.Status != payg.RequestFailed || !strings.HasPrefix(r.Reason, "PAYER_NOT_FOUND: ") {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPost, "requesttopay_callback_failed_timeout.json", "PAY-000126", func(t *testing.T) {
+			if r := status("PAY-000126"); r.Status != payg.RequestFailed || r.Reason != "COULD_NOT_PERFORM_TRANSACTION" {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPut, "requesttopay_callback_malformed_missing_status.json", "PAY-000127", func(t *testing.T) {
+			if r := status("PAY-000127"); r.Status != payg.RequestInitiated {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPost, "requesttopay_callback_amount_mismatch.json", "PAY-000128", func(t *testing.T) {
+			p := w.paymentByKey(t, "ug-momo", "1000000004")
+			if p.Status != payg.PaymentSuspense || p.ContractID != "" {
+				t.Errorf("mismatched payment applied: %+v", p)
+			}
+			if r := status("PAY-000128"); r.Status != payg.RequestSucceeded || !strings.Contains(r.Reason, string(payg.SuspenseAmountMismatch)) {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPut, "requesttopay_callback_malformed_amount.json", "PAY-000129", func(t *testing.T) {
+			if r := status("PAY-000129"); r.Status != payg.RequestInitiated {
+				t.Errorf("request %+v", r)
+			}
+		}},
+		{http.MethodPost, "requesttopay_callback_unknown_externalid.json", "PAY-999999", func(t *testing.T) {
+			w.view(t, func(r payg.Reader) error {
+				if _, err := r.PaymentByKey(ctx, "ug-momo", "1000000005"); core.ErrorCode(err) != core.ENOTFOUND {
+					t.Errorf("payment of an unknown externalId: %v", err)
+				}
+				return nil
+			})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.file, func(t *testing.T) {
+			ref := "5f2c1e7a-0b3d-4e6f-8a9b-" + strings.ToLower(fmt.Sprintf("%012x", len(tc.externalID)*1000+int(tc.externalID[len(tc.externalID)-1])))
+			resp := send(tc.method, tc.file, ref)
+			if resp.Status != http.StatusOK || len(resp.Body) != 0 {
+				t.Fatalf("answer %d %q, want 200 and no body", resp.Status, resp.Body)
+			}
+			if tc.check != nil {
+				tc.check(t)
+			}
+		})
+	}
+	// One payment moved money: UGX 50000 to the UGX contract.
+	w.checkLedger(t, ugx.ID, 50000)
+	var q core.Page[payg.Quarantined]
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		q, err = r.ListQuarantine(ctx, w.tenant, core.PageRequest{})
+		return err
+	})
+	if len(q.Items) != 3 {
+		t.Errorf("%d quarantined, want the missing status, the bad amount and the unknown externalId", len(q.Items))
+	}
+	// A wrong path token is 404 and changes nothing.
+	if resp := host.Handle(ctx, "ug-momo", []string{"requesttopay", "some-ref", "00000000000000000000000000000000"}, &adapters.Request{
+		Method: http.MethodPut, Body: fixture(t, "mtn/requesttopay_callback_successful.json"), Header: http.Header{},
+		RemoteAddr: netip.MustParseAddr("127.0.0.1"),
+	}); resp.Status != http.StatusNotFound {
+		t.Errorf("wrong path token: %d", resp.Status)
 	}
 }
