@@ -39,6 +39,8 @@ type Host struct {
 	confirmTimeout time.Duration
 	// policy drives payment requests and the janitor (requests.go).
 	policy RequestPolicy
+	// wake, when set, makes the job runner look for due jobs now.
+	wake func()
 }
 
 // Outcomes counted in gateway_callbacks_total.
@@ -148,7 +150,15 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 	}
 	notices := res.Notices
 	if res.NeedsConfirmation {
-		notices = h.confirm(ctx, log, in, res)
+		later, err := h.confirmLater(ctx, log, in, req, res)
+		if err != nil {
+			return h.fail(log, instance, req.Kind, "schedule confirmation", err)
+		}
+		if later {
+			notices = asPending(res.Notices)
+		} else {
+			notices = h.confirm(ctx, log, in, res)
+		}
 	}
 	outcome := outcomeRecorded
 	for _, n := range notices {
@@ -231,6 +241,16 @@ func (h *Host) quarantine(ctx context.Context, log *slog.Logger, in Instance, re
 	if err != nil {
 		return h.fail(log, in.Config.Name, req.Kind, "quarantine", err)
 	}
+	if res.Ref.RequestID != "" {
+		// A payment request's callback that cannot be read: ask the
+		// provider what became of the request.
+		if r, ok, err := h.svc.ScheduleRequestCheck(ctx, in.Config.Tenant, in.Config.Name, res.Ref.RequestID, "quarantine:"+q.ID); err != nil {
+			log.Error("quarantined callback: status check not scheduled; the janitor's own checks go on", "error", err)
+		} else if ok {
+			log.Info("quarantined callback: status check of its payment request scheduled", "payment_request", r.ID)
+			h.wakeJobs()
+		}
+	}
 	h.count(in.Config.Name, req.Kind, outcomeQuarantined)
 	h.health.record(in.Config.Name, h.clock.Now(), fmt.Errorf("%s: quarantined: %s", req.Kind, q.Reason))
 	log.Warn("callback quarantined", "quarantine_id", q.ID, "reason", q.Reason)
@@ -255,24 +275,27 @@ func safeHeaders(h http.Header) map[string][]string {
 // as pending (never applied on the callback's word) for the janitor to
 // query again.
 func (h *Host) confirm(ctx context.Context, log *slog.Logger, in Instance, res *adapters.CallbackResult) []core.PaymentNotice {
-	asPending := func() []core.PaymentNotice {
-		out := make([]core.PaymentNotice, len(res.Notices))
-		for i, n := range res.Notices {
-			n.Status = core.NoticePending
-			out[i] = n
-		}
-		return out
-	}
 	q, ok := in.Adapter.(adapters.StatusQuerier)
 	if !ok {
-		return asPending()
+		return asPending(res.Notices)
 	}
 	qctx, cancel := context.WithTimeout(ctx, h.confirmTimeout)
 	defer cancel()
 	st, err := q.QueryStatus(qctx, res.Ref)
 	if err != nil || st.Async != nil {
 		log.Warn("callback not confirmed by a status query; recorded as pending", "error", err, "request_id", res.Ref.RequestID)
-		return asPending()
+		return asPending(res.Notices)
 	}
 	return []core.PaymentNotice{st.Notice}
+}
+
+// asPending copies notices as pending: recorded with their raw body, never
+// applied on an unconfirmed word.
+func asPending(notices []core.PaymentNotice) []core.PaymentNotice {
+	out := make([]core.PaymentNotice, len(notices))
+	for i, n := range notices {
+		n.Status = core.NoticePending
+		out[i] = n
+	}
+	return out
 }

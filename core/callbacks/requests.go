@@ -2,6 +2,8 @@ package callbacks
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,7 +157,7 @@ func (h *Host) handleRequest(ctx context.Context, j core.Job) error {
 	if p.Op == payg.OpInitiate && j.Attempts <= 1 {
 		return h.initiate(ctx, log, in, r, j)
 	}
-	return h.check(ctx, log, in, r, j)
+	return h.check(ctx, log, in, r, j, p.Once)
 }
 
 // initiate calls the provider with the request's stored ReferenceID.
@@ -233,10 +235,15 @@ func initiationReason(err error) string {
 // check asks the provider what became of a request and applies a final
 // answer like a callback's; otherwise it schedules the next check, until
 // the request's window and grace have passed.
-func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.PaymentRequest, j core.Job) error {
+func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.PaymentRequest, j core.Job, once bool) error {
 	now := h.clock.Now()
 	next := payg.RequestUpdate{Check: true, NextCheck: now.Add(h.policy.delay(r.Checks + 1)), Cause: j.ID}
-	if !now.Before(r.ExpiresAt.Add(h.policy.Grace)) {
+	switch {
+	case once:
+		// A check a callback asked for: the request's own chain of
+		// checks goes on, and decides when it has expired.
+		next.NextCheck = time.Time{}
+	case !now.Before(r.ExpiresAt.Add(h.policy.Grace)):
 		next = payg.RequestUpdate{Check: true, Status: payg.RequestUnknown,
 			Reason: fmt.Sprintf("expired: no final answer from the provider by %s; a late callback still settles it", r.ExpiresAt.Add(h.policy.Grace).UTC().Format(time.RFC3339))}
 	}
@@ -253,7 +260,7 @@ func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.
 	defer cancel()
 	st, err := q.QueryStatus(cctx, ref)
 	switch {
-	case errors.Is(err, adapters.ErrPaymentNotFound) && r.Status != payg.RequestInitiated:
+	case errors.Is(err, adapters.ErrPaymentNotFound) && r.Status != payg.RequestInitiated && !once:
 		// It never landed: initiate it again with the same ReferenceID
 		// while the payer's window lasts, else it failed.
 		if now.Before(r.ExpiresAt) {
@@ -309,4 +316,44 @@ func firstNonEmpty(a, b string) string {
 // delay is the wait before the i-th check (0 for the first).
 func (p RequestPolicy) delay(i int) time.Duration {
 	return p.Checks[min(max(i, 0), len(p.Checks)-1)]
+}
+
+// SetJobWaker makes the host call wake after it enqueued a job due now (a
+// status check a callback asked for), so it runs at once rather than at
+// the runner's next poll (jobs.Runner.Wake).
+func (h *Host) SetJobWaker(wake func()) { h.wake = wake }
+
+func (h *Host) wakeJobs() {
+	if h.wake != nil {
+		h.wake()
+	}
+}
+
+// confirmLater schedules the confirmation of an unsigned callback's
+// notices as status checks of their payment requests, run by jobs after
+// the callback is acknowledged. It reports false when a notice names no
+// payment request of the instance's tenant: such a callback is confirmed
+// at once, as before.
+func (h *Host) confirmLater(ctx context.Context, log *slog.Logger, in Instance, req *adapters.Request, res *adapters.CallbackResult) (bool, error) {
+	if len(res.Notices) == 0 {
+		return false, nil
+	}
+	sum := sha256.Sum256(req.Body)
+	cause := hex.EncodeToString(sum[:12])
+	for _, n := range res.Notices {
+		if n.RequestID == "" {
+			return false, nil
+		}
+		r, ok, err := h.svc.ScheduleRequestCheck(ctx, in.Config.Tenant, in.Config.Name, n.RequestID, cause)
+		if err != nil || !ok {
+			return false, err
+		}
+		if res.Ref.ProviderRef != "" && r.ProviderRef != "" && res.Ref.ProviderRef != r.ProviderRef {
+			log.Warn("callback reference differs from its payment request's; the request's is asked",
+				"payment_request", r.ID, "request_id", n.RequestID)
+		}
+	}
+	log.Info("unsigned callback recorded as pending; its confirmation is scheduled", "request_id", res.Ref.RequestID)
+	h.wakeJobs()
+	return true, nil
 }

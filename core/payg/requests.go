@@ -91,6 +91,9 @@ type RequestJob struct {
 	Tenant string    `json:"tenant"`
 	ID     string    `json:"id"`
 	Op     RequestOp `json:"op"`
+	// Once marks a check a callback asked for: it schedules no next
+	// check (the request's own chain of checks goes on).
+	Once bool `json:"once,omitempty"`
 }
 
 // RequestOp is what a RequestQueue job does.
@@ -195,7 +198,7 @@ func (s *Service) CreatePaymentRequest(ctx context.Context, tenant string, in Pa
 }
 
 func (s *Service) enqueueRequestJob(ctx context.Context, tx Tx, r PaymentRequest, cause string, op RequestOp, at time.Time) error {
-	payload, err := json.Marshal(RequestJob{Tenant: r.TenantID, ID: r.ID, Op: op})
+	payload, err := json.Marshal(RequestJob{Tenant: r.TenantID, ID: r.ID, Op: op, Once: strings.HasPrefix(cause, "callback:")})
 	if err != nil {
 		return err
 	}
@@ -410,4 +413,36 @@ func RequestData(r PaymentRequest) map[string]any {
 		d["reason"] = r.Reason
 	}
 	return d
+}
+
+// ScheduleRequestCheck enqueues a status check, due now, of the payment
+// request of tenant that instance's callbacks call requestID: a callback
+// that cannot be trusted or read (unsigned, malformed) is confirmed by
+// asking the provider in a job, after the callback was acknowledged. cause
+// names the callback, so its retries schedule one check. It reports
+// whether there is such a request (final ones get no check).
+func (s *Service) ScheduleRequestCheck(ctx context.Context, tenant, instance, requestID, cause string) (PaymentRequest, bool, error) {
+	if requestID == "" {
+		return PaymentRequest{}, false, nil
+	}
+	var out PaymentRequest
+	found := false
+	err := s.inTx(ctx, func(tx Tx) error {
+		r, err := tx.PaymentRequestByRequestID(ctx, instance, requestID)
+		switch {
+		case core.ErrorCode(err) == core.ENOTFOUND || (err == nil && r.TenantID != tenant):
+			return nil
+		case err != nil:
+			return err
+		}
+		out, found = r, true
+		if r.Status.Final() {
+			return nil
+		}
+		return s.enqueueRequestJob(ctx, tx, r, "callback:"+cause, OpCheck, s.clock.Now())
+	})
+	if err != nil {
+		return PaymentRequest{}, false, fmt.Errorf("payg: schedule check of %s request %s: %w", instance, requestID, err)
+	}
+	return out, found, nil
 }

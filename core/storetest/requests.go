@@ -280,9 +280,13 @@ func testSTKCallbacks(t *testing.T, h Harness) {
 			}
 		}},
 		{"stk_callback_malformed_success_without_metadata.json", func(t *testing.T) {
-			// Not applied; the request waits for the janitor.
+			// Not applied; a status check of its request is due now.
 			if r := w.request(t, reqs["095000"].ID); r.Status != payg.RequestInitiated {
 				t.Errorf("request %+v", r)
+			}
+			js := w.jobs(t, "payreq:"+reqs["095000"].ID+":callback:quarantine:")
+			if len(js) != 1 || js[0].Queue != payg.RequestQueue || js[0].RunAt.After(w.clock.Now()) {
+				t.Errorf("status checks of the quarantined callback's request: %+v", js)
 			}
 		}},
 		{"stk_callback_unknown_checkout_id.json", func(t *testing.T) {
