@@ -154,7 +154,7 @@ func (h *Host) handleRequest(ctx context.Context, j core.Job) error {
 	}
 	// A second run of an initiation job means the first may have called
 	// the provider before it was lost: ask before calling again.
-	if p.Op == payg.OpInitiate && j.Attempts <= 1 {
+	if p.Op == payg.OpInitiate && j.Attempts <= 1 && r.Status == payg.RequestCreated {
 		return h.initiate(ctx, log, in, r, j)
 	}
 	return h.check(ctx, log, in, r, j, p.Once)

@@ -368,3 +368,46 @@ func (g *gateway) confirm(t *testing.T, body []byte) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// TestMoMoNeverLanded: the first request-to-pay never reaches MTN (the
+// connection drops). The janitor asks, MTN has no such request, and it is
+// initiated again with the same X-Reference-Id, once.
+func TestMoMoNeverLanded(t *testing.T) {
+	g := start(t, openSQLite(t), options{policy: fastPolicy, momo: sim.MoMoOptions{DropRequests: 1, CallbackDelay: 50 * time.Millisecond}})
+	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
+	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+	want(t, "create payment request", r, http.StatusAccepted)
+	prID := id(t, r)
+	pr := g.await(t, prID, 10*time.Second, final)
+	if pr.Status != "succeeded" {
+		t.Fatalf("request ended %+v", pr)
+	}
+	rq, err := g.svc.PaymentRequest(context.Background(), tenantID, prID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := g.momo.Requests()
+	if len(reqs) != 1 || reqs[0].ReferenceID != rq.ReferenceID || rq.Initiations != 2 {
+		t.Errorf("MoMo got %+v; request %+v", reqs, rq)
+	}
+}
+
+// TestMoMoUnavailable: a 503 at initiation did not land; the request is
+// initiated again later and succeeds.
+func TestMoMoUnavailable(t *testing.T) {
+	g := start(t, openSQLite(t), options{policy: fastPolicy, momo: sim.MoMoOptions{Unavailable: 2, CallbackDelay: 50 * time.Millisecond}})
+	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
+	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+	want(t, "create payment request", r, http.StatusAccepted)
+	prID := id(t, r)
+	pr := g.await(t, prID, 10*time.Second, final)
+	rq, err := g.svc.PaymentRequest(context.Background(), tenantID, prID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Status != "succeeded" || rq.Initiations != 3 || len(g.momo.Requests()) != 1 {
+		t.Errorf("request ended %+v after %d initiations; MoMo has %d requests", pr, rq.Initiations, len(g.momo.Requests()))
+	}
+}

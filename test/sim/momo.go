@@ -32,6 +32,12 @@ type MoMoOptions struct {
 	// their answer (the connection is closed): the caller cannot tell
 	// whether they did.
 	LoseResponses int
+	// DropRequests makes the first n request-to-pay calls fail without
+	// landing (the connection is closed before anything is stored).
+	DropRequests int
+	// Unavailable makes the first n request-to-pay calls answer 503
+	// without landing.
+	Unavailable int
 	// NoCallbacks sends no callbacks: only GET status tells the outcome
 	// (the sandbox often behaves so).
 	NoCallbacks bool
@@ -63,17 +69,19 @@ type RequestToPay struct {
 // (providers.md §2): token, request-to-pay with X-Reference-Id, GET
 // status, and the PUT or POST callback to the gateway.
 type MoMo struct {
-	o      MoMoOptions
-	log    *slog.Logger
-	mu     sync.Mutex
-	token  string
-	reqs   map[string]*RequestToPay
-	order  []string
-	lose   int
-	seq    int
-	wg     sync.WaitGroup
-	ctx    context.Context
-	cancel context.CancelFunc
+	o       MoMoOptions
+	log     *slog.Logger
+	mu      sync.Mutex
+	token   string
+	reqs    map[string]*RequestToPay
+	order   []string
+	lose    int
+	drop    int
+	unavail int
+	seq     int
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 // NewMoMo returns a fake MoMo API.
@@ -92,7 +100,7 @@ func NewMoMo(o MoMoOptions) *MoMo {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &MoMo{o: o, log: log, reqs: map[string]*RequestToPay{}, lose: o.LoseResponses, ctx: ctx, cancel: cancel}
+	return &MoMo{o: o, log: log, reqs: map[string]*RequestToPay{}, lose: o.LoseResponses, drop: o.DropRequests, unavail: o.Unavailable, ctx: ctx, cancel: cancel}
 }
 
 // Close stops pending callbacks and waits for those in flight.
@@ -167,6 +175,22 @@ func (m *MoMo) authed(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (m *MoMo) requestToPay(w http.ResponseWriter, r *http.Request) {
+	m.mu.Lock()
+	drop, unavail := m.drop > 0, m.drop == 0 && m.unavail > 0
+	if drop {
+		m.drop--
+	} else if unavail {
+		m.unavail--
+	}
+	m.mu.Unlock()
+	switch {
+	case drop:
+		hangUp(w)
+		return
+	case unavail:
+		momoError(w, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service temporarily unavailable.")
+		return
+	}
 	ref := r.Header.Get("X-Reference-Id")
 	if !uuidV4.MatchString(ref) {
 		momoError(w, http.StatusBadRequest, "INVALID_REFERENCE_ID", "X-Reference-Id must be a UUID version 4.")
@@ -215,16 +239,21 @@ func (m *MoMo) requestToPay(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 	if lose {
-		// The request landed; its answer is lost on the way.
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+		hangUp(w) // the request landed; its answer is lost on the way
+		return
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
 }
 
 func (m *MoMo) finish(ref, status, reason string) {
