@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -192,6 +194,9 @@ func (h *Host) initiate(ctx context.Context, log *slog.Logger, in Instance, r pa
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Status: payg.RequestInitiated,
 			RequestID: ini.RequestID, ProviderRef: ini.ProviderRef, Reason: ini.Reason,
 			NextCheck: now.Add(h.policy.delay(0)), Cause: j.ID})
+		if err == nil && ini.RequestID != "" && ini.RequestID != r.RequestID {
+			h.replayQuarantined(ctx, log, in, r.TenantID, ini.RequestID)
+		}
 	case errors.As(err, &pe) && pe.Retryable && now.Before(r.ExpiresAt):
 		// Refused for now (rate limit, a transaction in process): it did
 		// not land, so it is initiated again later with the same id.
@@ -356,4 +361,46 @@ func (h *Host) confirmLater(ctx context.Context, log *slog.Logger, in Instance, 
 	log.Info("unsigned callback recorded as pending; its confirmation is scheduled", "request_id", res.Ref.RequestID)
 	h.wakeJobs()
 	return true, nil
+}
+
+// replayQuarantined runs again the callbacks of requestID that were
+// quarantined because no payment request had that id yet: an M-Pesa STK
+// callback can come before the push's own answer is stored. Each is read
+// again by its adapter and applied; the quarantine is resolved once its
+// notices are. A failure leaves it open for an operator (and is logged).
+func (h *Host) replayQuarantined(ctx context.Context, log *slog.Logger, in Instance, tenant, requestID string) {
+	p, ok := in.Adapter.(adapters.CallbackParser)
+	if !ok {
+		return
+	}
+	qs, err := h.svc.OpenQuarantineByRequestID(ctx, tenant, in.Config.Name, requestID)
+	if err != nil {
+		log.Error("quarantined callbacks of the request not read", "request_id", requestID, "error", err)
+		return
+	}
+	for _, q := range qs {
+		addr, _ := netip.ParseAddr(q.RemoteAddr)
+		res, err := p.ParseCallback(ctx, &adapters.Request{Method: q.Method, Kind: q.Kind, Header: http.Header(q.Headers),
+			Body: q.Body, RemoteAddr: addr, ReceivedAt: q.ReceivedAt, PathParams: map[string]string{}})
+		if err != nil || res.Quarantine != nil || res.NeedsConfirmation || len(res.Notices) == 0 {
+			continue // unreadable, or unsigned: it stays for the janitor and operators
+		}
+		applied := true
+		for _, n := range res.Notices {
+			n.Instance = in.Config.Name
+			out, err := h.svc.ApplyNotice(ctx, tenant, n)
+			if err != nil {
+				log.Error("quarantined callback not applied on replay", "quarantine_id", q.ID, "error", err)
+				applied = false
+				break
+			}
+			log.Info("quarantined callback applied on replay", "quarantine_id", q.ID, "payment_id", out.Payment.ID,
+				"duplicate", out.Duplicate)
+		}
+		if applied {
+			if err := h.svc.ResolveQuarantine(ctx, tenant, q.ID); err != nil {
+				log.Error("replayed quarantined callback not marked resolved", "quarantine_id", q.ID, "error", err)
+			}
+		}
+	}
 }

@@ -446,3 +446,29 @@ func (s *Service) ScheduleRequestCheck(ctx context.Context, tenant, instance, re
 	}
 	return out, found, nil
 }
+
+// OpenQuarantineByRequestID lists the open quarantined callbacks of
+// instance about requestID that belong to tenant.
+func (s *Service) OpenQuarantineByRequestID(ctx context.Context, tenant, instance, requestID string) ([]Quarantined, error) {
+	var out []Quarantined
+	err := s.store.View(ctx, func(r Reader) error {
+		qs, err := r.OpenQuarantineByRequestID(ctx, instance, requestID)
+		for _, q := range qs {
+			if q.TenantID == tenant {
+				out = append(out, q)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// ResolveQuarantine marks a quarantined callback resolved (its payment
+// was applied from it after all). Resolving it again is a no-op.
+func (s *Service) ResolveQuarantine(ctx context.Context, tenant, id string) error {
+	err := s.inTx(ctx, func(tx Tx) error { return tx.ResolveQuarantine(ctx, tenant, id, s.clock.Now()) })
+	if core.ErrorCode(err) == core.ENOTFOUND {
+		return nil
+	}
+	return err
+}

@@ -66,6 +66,9 @@ type Reader interface {
 	// provider's callbacks carry, in any tenant (instance names are
 	// global); ENOTFOUND if there is none.
 	PaymentRequestByRequestID(ctx context.Context, instance, requestID string) (PaymentRequest, error)
+	// OpenQuarantineByRequestID lists the open quarantined callbacks of
+	// instance about requestID, in any tenant, oldest first.
+	OpenQuarantineByRequestID(ctx context.Context, instance, requestID string) ([]Quarantined, error)
 	// ListPaymentRequests lists payment requests by creation time then id.
 	ListPaymentRequests(ctx context.Context, tenant string, q PaymentRequestQuery, page core.PageRequest) (core.Page[PaymentRequest], error)
 }
@@ -137,6 +140,9 @@ type Tx interface {
 	// with Seq set.
 	InsertEvent(ctx context.Context, e Event) (Event, error)
 	InsertQuarantine(ctx context.Context, q Quarantined) error
+	// ResolveQuarantine marks an open quarantined callback resolved at
+	// at; ENOTFOUND when there is no such open callback.
+	ResolveQuarantine(ctx context.Context, tenant, id string, at time.Time) error
 	// InsertPaymentRequest fails with ECONFLICT when (Instance, RequestID)
 	// or (Instance, ReferenceID) is taken.
 	InsertPaymentRequest(ctx context.Context, r PaymentRequest) error

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
@@ -64,4 +65,30 @@ func (t *txn) ListPaymentRequests(ctx context.Context, tenant string, f payg.Pay
 	}
 	return page(ctx, t, paymentRequestCols, "payment_requests", "created_at", q, req, scanPaymentRequest,
 		func(p payg.PaymentRequest) core.Cursor { return core.Cursor{CreatedAt: p.CreatedAt, ID: p.ID} })
+}
+
+// ---- quarantined callbacks of payment requests
+
+func (t *txn) OpenQuarantineByRequestID(ctx context.Context, instance, requestID string) ([]payg.Quarantined, error) {
+	rows, err := t.query(ctx, `SELECT `+quarantineCols+` FROM quarantine WHERE instance = ? AND request_id = ? AND request_id <> '' AND status = 'open'
+ORDER BY received_at, id`, instance, requestID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []payg.Quarantined
+	for rows.Next() {
+		q, err := scanQuarantine(rows)
+		if err != nil {
+			return nil, t.d.Translate(err)
+		}
+		out = append(out, q)
+	}
+	return out, t.d.Translate(rows.Err())
+}
+
+func (t *txn) ResolveQuarantine(ctx context.Context, tenant, id string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE quarantine SET status = 'resolved', resolved_at = ? WHERE tenant_id = ? AND id = ? AND status = 'open'`,
+		t.d.Time(at), tenant, id)
+	return t.affected(res, err, "open quarantined callback", id)
 }

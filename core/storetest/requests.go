@@ -331,6 +331,38 @@ func testSTKCallbacks(t *testing.T, h Harness) {
 	if ev := w.events(t, payg.EventPaymentRequestFailed); len(ev) != 3 {
 		t.Errorf("%d payment_request.failed events, want 3", len(ev))
 	}
+
+	// Quarantined callbacks are found by their request id, and resolved
+	// once.
+	ctx := context.Background()
+	open := func() []payg.Quarantined {
+		var qs []payg.Quarantined
+		w.view(t, func(r payg.Reader) error {
+			var err error
+			qs, err = r.OpenQuarantineByRequestID(ctx, "ke-paybill", "ws_CO_14032025095000000700000123")
+			return err
+		})
+		return qs
+	}
+	qs := open()
+	if len(qs) != 1 || qs[0].Kind != "stk" || qs[0].Status != "open" {
+		t.Fatalf("open quarantine of the request: %+v", qs)
+	}
+	resolve := func(tenant string) error {
+		return w.pstore.InTx(ctx, func(tx payg.Tx) error { return tx.ResolveQuarantine(ctx, tenant, qs[0].ID, w.clock.Now()) })
+	}
+	if err := resolve(core.DefaultTenantID); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("another tenant resolved it: %v", err)
+	}
+	if err := resolve(w.tenant); err != nil {
+		t.Fatalf("ResolveQuarantine: %v", err)
+	}
+	if err := resolve(w.tenant); core.ErrorCode(err) != core.ENOTFOUND {
+		t.Errorf("resolved twice: %v", err)
+	}
+	if qs := open(); len(qs) != 0 {
+		t.Errorf("still open: %+v", qs)
+	}
 }
 
 const momoCallbackKey = "storetest-momo-callback-key-0123456789"

@@ -411,3 +411,35 @@ func TestMoMoUnavailable(t *testing.T) {
 		t.Errorf("request ended %+v after %d initiations; MoMo has %d requests", pr, rq.Initiations, len(g.momo.Requests()))
 	}
 }
+
+// TestSTKCallbackBeforeAnswer: Daraja's callback arrives before the push's
+// own answer, so no request has its CheckoutRequestID yet. The callback is
+// acknowledged and quarantined; once the answer is stored it is replayed
+// and applied, and the quarantine resolved.
+func TestSTKCallbackBeforeAnswer(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(t *testing.T) store) {
+		g := start(t, open(t), options{policy: fastPolicy, daraja: sim.DarajaOptions{CallbackFirst: true}})
+		s := g.sell(t, 1, "KES", 5000, "+254700000123")
+		r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
+			"amount": map[string]any{"amount": 150000, "currency": "KES"}}, "")
+		want(t, "create payment request", r, http.StatusAccepted)
+		pr := g.await(t, id(t, r), 10*time.Second, final)
+		if pr.Status != "succeeded" || pr.PaymentID == nil {
+			t.Fatalf("request ended %+v", pr)
+		}
+		if toks := g.tokens(t, s.contractID); len(toks) != 1 || toks[0].PaymentID != *pr.PaymentID {
+			t.Errorf("tokens %+v", toks)
+		}
+		var q core.Page[payg.Quarantined]
+		if err := g.store.View(context.Background(), func(r payg.Reader) error {
+			var err error
+			q, err = r.ListQuarantine(context.Background(), tenantID, core.PageRequest{})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(q.Items) != 1 || q.Items[0].Status != "resolved" || q.Items[0].ResolvedAt.IsZero() || q.Items[0].RequestID != pr.RequestID {
+			t.Errorf("quarantine %+v", q.Items)
+		}
+	})
+}

@@ -25,6 +25,9 @@ type DarajaOptions struct {
 	// CallbackDelay is how long after accepting an STK push the result
 	// is POSTed to its CallBackURL (the payer typing their PIN).
 	CallbackDelay time.Duration
+	// CallbackFirst sends the STK callback, and waits for its answer,
+	// before answering the push itself: the race a gateway must survive.
+	CallbackFirst bool
 	// STKResult decides each push's result: a ResultCode (0 success,
 	// 1032 cancelled, 1 insufficient funds, 1037 unreachable, …) and
 	// its ResultDesc. Nil: every push succeeds. A negative code sends no
@@ -217,16 +220,20 @@ func (d *Daraja) stkPush(w http.ResponseWriter, r *http.Request) {
 	d.pushes[p.CheckoutRequestID] = &p
 	d.order = append(d.order, p.CheckoutRequestID)
 	d.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{
-		"MerchantRequestID": p.MerchantRequestID, "CheckoutRequestID": p.CheckoutRequestID, "ResponseCode": "0",
-		"ResponseDescription": "Success. Request accepted for processing", "CustomerMessage": "Success. Request accepted for processing",
-	})
 	code, desc := 0, "The service request is processed successfully."
 	if d.o.STKResult != nil {
 		code, desc = d.o.STKResult(p)
 	}
+	if d.o.CallbackFirst && code >= 0 {
+		d.finishPush(p.CheckoutRequestID, code, desc)
+		code = -1 // sent
+	}
+	writeJSON(w, http.StatusOK, map[string]string{
+		"MerchantRequestID": p.MerchantRequestID, "CheckoutRequestID": p.CheckoutRequestID, "ResponseCode": "0",
+		"ResponseDescription": "Success. Request accepted for processing", "CustomerMessage": "Success. Request accepted for processing",
+	})
 	if code < 0 {
-		return // the payer never answers
+		return // the payer never answers, or the callback went first
 	}
 	d.wg.Add(1)
 	go func() {

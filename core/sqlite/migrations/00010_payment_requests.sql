@@ -32,6 +32,10 @@ CREATE UNIQUE INDEX payment_requests_request_id ON payment_requests (instance, r
 CREATE UNIQUE INDEX payment_requests_reference_id ON payment_requests (instance, reference_id);
 CREATE INDEX payment_requests_page ON payment_requests (tenant_id, created_at, id);
 CREATE INDEX payment_requests_contract ON payment_requests (tenant_id, contract_id, created_at, id);
+-- A callback quarantined because its request id was not known yet (an STK
+-- callback faster than the initiation's answer) is replayed once it is.
+CREATE INDEX quarantine_request ON quarantine (instance, request_id) WHERE request_id <> '';
 
 -- +goose Down
+DROP INDEX quarantine_request;
 DROP TABLE payment_requests;
