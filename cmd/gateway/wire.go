@@ -108,5 +108,6 @@ func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, host *cal
 	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	registerTokenVendors(r, vendors, svc, log)
 	r.Register(payg.RequestQueue, host.RequestHandler(), nil)
+	r.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
 	return r, nil
 }

@@ -241,16 +241,7 @@ func (h *Host) quarantine(ctx context.Context, log *slog.Logger, in Instance, re
 	if err != nil {
 		return h.fail(log, in.Config.Name, req.Kind, "quarantine", err)
 	}
-	if res.Ref.RequestID != "" {
-		// A payment request's callback that cannot be read: ask the
-		// provider what became of the request.
-		if r, ok, err := h.svc.ScheduleRequestCheck(ctx, in.Config.Tenant, in.Config.Name, res.Ref.RequestID, "quarantine:"+q.ID); err != nil {
-			log.Error("quarantined callback: status check not scheduled; the janitor's own checks go on", "error", err)
-		} else if ok {
-			log.Info("quarantined callback: status check of its payment request scheduled", "payment_request", r.ID)
-			h.wakeJobs()
-		}
-	}
+	h.scheduleQuarantineCheck(ctx, log, in, q, res.Ref)
 	h.count(in.Config.Name, req.Kind, outcomeQuarantined)
 	h.health.record(in.Config.Name, h.clock.Now(), fmt.Errorf("%s: quarantined: %s", req.Kind, q.Reason))
 	log.Warn("callback quarantined", "quarantine_id", q.ID, "reason", q.Reason)

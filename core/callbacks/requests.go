@@ -404,3 +404,101 @@ func (h *Host) replayQuarantined(ctx context.Context, log *slog.Logger, in Insta
 		}
 	}
 }
+
+// scheduleQuarantineCheck makes the janitor ask the provider about a
+// quarantined callback: through its payment request when it names one,
+// else on its own when it names a payment the instance can query. A
+// failure to schedule is logged: the callback is kept either way.
+func (h *Host) scheduleQuarantineCheck(ctx context.Context, log *slog.Logger, in Instance, q payg.Quarantined, ref adapters.PaymentRef) {
+	if ref.RequestID != "" {
+		r, ok, err := h.svc.ScheduleRequestCheck(ctx, in.Config.Tenant, in.Config.Name, ref.RequestID, "quarantine:"+q.ID)
+		switch {
+		case err != nil:
+			log.Error("quarantined callback: status check not scheduled; the request's own checks go on", "error", err)
+			return
+		case ok:
+			log.Info("quarantined callback: status check of its payment request scheduled", "payment_request", r.ID)
+			h.wakeJobs()
+			return
+		}
+	}
+	if _, ok := in.Adapter.(adapters.StatusQuerier); !ok || (ref.ProviderTxID == "" && ref.ProviderRef == "" && ref.RequestID == "") {
+		return
+	}
+	if err := h.svc.ScheduleQuarantineCheck(ctx, in.Config.Tenant, q.ID); err != nil {
+		log.Error("quarantined callback: status check not scheduled", "quarantine_id", q.ID, "error", err)
+		return
+	}
+	h.wakeJobs()
+}
+
+// QuarantineRetryPolicy is the backoff of quarantine checks whose payment
+// is still pending: 15 s doubling to 10 min, ±10 %.
+var QuarantineRetryPolicy jobs.RetryPolicy = jobs.Exponential{Initial: 15 * time.Second, Max: 10 * time.Minute, Jitter: 0.1}
+
+// errStillPending retries a quarantine check later.
+var errStillPending = errors.New("the provider reports the payment pending")
+
+// QuarantineHandler runs the jobs of payg.QuarantineQueue: it asks the
+// provider about a quarantined callback's payment and applies a final
+// answer (then the callback is resolved). A pending answer is asked again
+// with the queue's backoff; an answer that comes later by callback (M-Pesa
+// Transaction Status) is applied when it comes.
+func (h *Host) QuarantineHandler() jobs.Handler {
+	return jobs.HandlerFunc(h.handleQuarantine)
+}
+
+func (h *Host) handleQuarantine(ctx context.Context, j core.Job) error {
+	var p payg.QuarantineJob
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return jobs.Permanent(fmt.Errorf("quarantine job %s: %w", j.ID, err))
+	}
+	q, err := h.svc.QuarantinedCallback(ctx, p.Tenant, p.ID)
+	if err != nil {
+		if core.ErrorCode(err) == core.ENOTFOUND {
+			return jobs.Permanent(err)
+		}
+		return err
+	}
+	in, ok := h.instances[q.Instance]
+	if q.Status != "open" || !ok {
+		return nil
+	}
+	qr, ok := in.Adapter.(adapters.StatusQuerier)
+	if !ok {
+		return nil
+	}
+	log := h.log.With("quarantine_id", q.ID, "instance", q.Instance)
+	cctx, cancel := context.WithTimeout(ctx, h.policy.CallTimeout)
+	defer cancel()
+	st, err := qr.QueryStatus(cctx, adapters.PaymentRef{RequestID: q.RequestID, ProviderRef: q.ProviderRef, ProviderTxID: q.ProviderTxID})
+	var pe *adapters.ProviderError
+	switch {
+	case errors.Is(err, adapters.ErrNotConfigured), errors.Is(err, adapters.ErrPaymentNotFound),
+		core.ErrorCode(err) == core.EINVALID, errors.As(err, &pe) && !pe.Retryable:
+		log.Warn("quarantined callback: the provider cannot tell; left to an operator", "error", err)
+		return nil
+	case err != nil:
+		return err
+	case st.Async != nil:
+		log.Info("quarantined callback: status asked; the answer comes by callback", "request_ref", st.Async.RequestRef)
+		return nil
+	case st.Notice.Status == core.NoticePending:
+		return errStillPending
+	}
+	n := st.Notice
+	n.Instance = q.Instance
+	out, err := h.svc.ApplyNotice(ctx, q.TenantID, n)
+	if errors.Is(err, payg.ErrUnknownRequest) {
+		log.Warn("quarantined callback: the provider reports money for a request the gateway did not make; left to an operator")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.svc.ResolveQuarantine(ctx, q.TenantID, q.ID); err != nil {
+		return err
+	}
+	log.Info("quarantined callback resolved by a status query", "status", n.Status, "payment_id", out.Payment.ID)
+	return nil
+}

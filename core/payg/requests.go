@@ -472,3 +472,42 @@ func (s *Service) ResolveQuarantine(ctx context.Context, tenant, id string) erro
 	}
 	return err
 }
+
+// QuarantineQueue is the job queue of status checks of quarantined
+// callbacks that name a payment (a receipt, a provider reference) but no
+// payment request: the janitor asks the provider what became of it.
+const QuarantineQueue = "quarantine_check"
+
+// QuarantineJob is the payload of a QuarantineQueue job.
+type QuarantineJob struct {
+	Tenant string `json:"tenant"`
+	ID     string `json:"id"`
+}
+
+// ScheduleQuarantineCheck enqueues a status check, due now, of a
+// quarantined callback.
+func (s *Service) ScheduleQuarantineCheck(ctx context.Context, tenant, id string) error {
+	payload, err := json.Marshal(QuarantineJob{Tenant: tenant, ID: id})
+	if err != nil {
+		return err
+	}
+	err = s.inTx(ctx, func(tx Tx) error {
+		return tx.EnqueueJob(ctx, core.Job{TenantID: tenant, Queue: QuarantineQueue, Key: "quarantine:" + id,
+			Payload: payload, RunAt: s.clock.Now(), MaxAttempts: 12})
+	})
+	if err != nil {
+		return fmt.Errorf("payg: schedule check of quarantined callback %s: %w", id, err)
+	}
+	return nil
+}
+
+// QuarantinedCallback returns one quarantined callback of tenant.
+func (s *Service) QuarantinedCallback(ctx context.Context, tenant, id string) (Quarantined, error) {
+	var q Quarantined
+	err := s.store.View(ctx, func(r Reader) error {
+		var err error
+		q, err = r.QuarantinedCallback(ctx, tenant, id)
+		return err
+	})
+	return q, err
+}

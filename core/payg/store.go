@@ -66,6 +66,8 @@ type Reader interface {
 	// provider's callbacks carry, in any tenant (instance names are
 	// global); ENOTFOUND if there is none.
 	PaymentRequestByRequestID(ctx context.Context, instance, requestID string) (PaymentRequest, error)
+	// QuarantinedCallback returns one quarantined callback of tenant.
+	QuarantinedCallback(ctx context.Context, tenant, id string) (Quarantined, error)
 	// OpenQuarantineByRequestID lists the open quarantined callbacks of
 	// instance about requestID, in any tenant, oldest first.
 	OpenQuarantineByRequestID(ctx context.Context, instance, requestID string) ([]Quarantined, error)

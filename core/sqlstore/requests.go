@@ -92,3 +92,8 @@ func (t *txn) ResolveQuarantine(ctx context.Context, tenant, id string, at time.
 		t.d.Time(at), tenant, id)
 	return t.affected(res, err, "open quarantined callback", id)
 }
+
+func (t *txn) QuarantinedCallback(ctx context.Context, tenant, id string) (payg.Quarantined, error) {
+	q, err := scanQuarantine(t.queryRow(ctx, `SELECT `+quarantineCols+` FROM quarantine WHERE tenant_id = ? AND id = ?`, tenant, id))
+	return q, t.one(err, "quarantined callback", id)
+}

@@ -493,6 +493,16 @@ func testMoMoCallbacks(t *testing.T, h Harness) {
 	if len(q.Items) != 3 {
 		t.Errorf("%d quarantined, want the missing status, the bad amount and the unknown externalId", len(q.Items))
 	}
+	// The janitor asks MTN about each: through their payment requests, or
+	// on its own for the request that is not ours.
+	for _, id := range []string{"PAY-000127", "PAY-000129"} {
+		if js := w.jobs(t, "payreq:"+reqs[id].ID+":callback:quarantine:"); len(js) != 1 {
+			t.Errorf("%s: %d status checks scheduled by its quarantine, want 1", id, len(js))
+		}
+	}
+	if js := w.jobs(t, "quarantine:"); len(js) != 1 || js[0].Queue != payg.QuarantineQueue {
+		t.Errorf("quarantine checks %+v, want one for the unknown externalId", js)
+	}
 	// A wrong path token is 404 and changes nothing.
 	if resp := host.Handle(ctx, "ug-momo", []string{"requesttopay", "some-ref", "00000000000000000000000000000000"}, &adapters.Request{
 		Method: http.MethodPut, Body: fixture(t, "mtn/requesttopay_callback_successful.json"), Header: http.Header{},

@@ -210,6 +210,7 @@ func start(t *testing.T, st store, o options) *gateway {
 	runner := jobs.New(jobs.Options{Queue: st, Clock: clock, Workers: 4, PollInterval: 20 * time.Millisecond, Logger: log})
 	runner.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	runner.Register(payg.RequestQueue, host.RequestHandler(), nil)
+	runner.Register(payg.QuarantineQueue, host.QuarantineHandler(), jobs.Exponential{Initial: 50 * time.Millisecond, Max: time.Second})
 	host.SetJobWaker(runner.Wake)
 
 	srv, err := httpapi.New(httpapi.Options{

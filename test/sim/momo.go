@@ -41,8 +41,11 @@ type MoMoOptions struct {
 	// NoCallbacks sends no callbacks: only GET status tells the outcome
 	// (the sandbox often behaves so).
 	NoCallbacks bool
-	Client      *http.Client
-	Logger      *slog.Logger
+	// MangleCallback, when set, rewrites each callback body before it is
+	// sent (a malformed callback).
+	MangleCallback func([]byte) []byte
+	Client         *http.Client
+	Logger         *slog.Logger
 }
 
 // RequestToPay is a request-to-pay as the fake holds it: the body MTN
@@ -272,6 +275,9 @@ func (m *MoMo) finish(ref, status, reason string) {
 		return
 	}
 	body, _ := json.Marshal(cp)
+	if m.o.MangleCallback != nil {
+		body = m.o.MangleCallback(body)
+	}
 	code, err := post(m.ctx, m.o.Client, m.o.CallbackMethod, cp.CallbackURL, body)
 	m.log.Info("momo sim: callback sent", "reference_id", ref, "status", status, "answer", code, "error", err)
 }

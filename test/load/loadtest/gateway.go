@@ -138,6 +138,7 @@ func StartGateway(ctx context.Context, st Store, o GatewayOptions) (*Gateway, er
 	runner := jobs.New(jobs.Options{Queue: st, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
 	runner.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	runner.Register(payg.RequestQueue, host.RequestHandler(), nil)
+	runner.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
 	host.SetJobWaker(runner.Wake)
 
 	srv, err := httpapi.New(httpapi.Options{
