@@ -143,7 +143,7 @@ func TestSTKPushFailures(t *testing.T) {
 	s := g.sell(t, 1, "KES", 500, "+254700000123")
 	ask := func(amount int64) paymentRequest {
 		r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-			"amount": map[string]any{"amount": amount, "currency": "KES"}}, "")
+			"amount": map[string]any{"amount": amount, "currency": "KES"}}, newKey())
 		want(t, "create payment request", r, http.StatusAccepted)
 		var pr paymentRequest
 		r.Decode(t, &pr)
@@ -167,19 +167,26 @@ func TestSTKPushFailures(t *testing.T) {
 
 	// Refusals before the call: another currency, an unknown instance.
 	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-		"amount": map[string]any{"amount": 1000, "currency": "UGX"}}, "")
+		"amount": map[string]any{"amount": 1000, "currency": "UGX"}}, newKey())
 	if r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("request in another currency: %d %s", r.Status, r.Body)
 	}
 	r = g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID, "instance": "nope",
-		"amount": map[string]any{"amount": 1000, "currency": "KES"}}, "")
+		"amount": map[string]any{"amount": 1000, "currency": "KES"}}, newKey())
 	if r.Status != http.StatusUnprocessableEntity || r.Problem(t).Pointers()[0] != "/instance" {
 		t.Errorf("unknown instance: %d %s", r.Status, r.Body)
 	}
 	r = g.api.Post("/v1/payment-requests", map[string]any{"contract_id": "external_id:nope",
-		"amount": map[string]any{"amount": 1000, "currency": "KES"}}, "")
+		"amount": map[string]any{"amount": 1000, "currency": "KES"}}, newKey())
 	if r.Status != http.StatusNotFound {
 		t.Errorf("unknown contract: %d %s", r.Status, r.Body)
+	}
+	// The Idempotency-Key is required: a retry without it would prompt
+	// the payer twice.
+	r = g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
+		"amount": map[string]any{"amount": 1000, "currency": "KES"}}, "")
+	if r.Status != http.StatusUnprocessableEntity || r.Problem(t).Pointers()[0] != "Idempotency-Key" {
+		t.Errorf("no Idempotency-Key: %d %s", r.Status, r.Body)
 	}
 	// Lists by status.
 	r = g.api.Get("/v1/payment-requests?status=failed&contract_id=external_id:L-1")
@@ -202,7 +209,7 @@ func TestAccountTooLongForSTK(t *testing.T) {
 		"device_ids": []string{"external_id:D-1"}, "terms": map[string]any{"kind": "payg_credit", "currency": "KES", "price": 500, "price_period": "day", "grace_days": 3, "default_days": 30}}, "")
 	want(t, "create contract", r, http.StatusCreated)
 	contract := id(t, r)
-	r = g.api.Post("/v1/payment-requests", map[string]any{"contract_id": contract, "amount": map[string]any{"amount": 1000, "currency": "KES"}}, "")
+	r = g.api.Post("/v1/payment-requests", map[string]any{"contract_id": contract, "amount": map[string]any{"amount": 1000, "currency": "KES"}}, newKey())
 	want(t, "create payment request", r, http.StatusAccepted)
 	pr := g.await(t, id(t, r), 10*time.Second, final)
 	if pr.Status != "failed" || pr.Reason == nil || !strings.Contains(*pr.Reason, "account reference") || len(g.daraja.Pushes()) != 0 {
@@ -273,7 +280,7 @@ func TestMoMoLostAnswer(t *testing.T) {
 		LoseResponses: 1, NoCallbacks: true, CallbackDelay: 300 * time.Millisecond}})
 	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
 	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, newKey())
 	want(t, "create payment request", r, http.StatusAccepted)
 	prID := id(t, r)
 	pr := g.await(t, prID, 10*time.Second, func(pr paymentRequest) bool { return pr.Status != "created" })
@@ -300,7 +307,7 @@ func TestMoMoFailed(t *testing.T) {
 		Result: func(sim.RequestToPay) (string, string) { return "FAILED", "NOT_ENOUGH_FUNDS" }}})
 	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
 	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, newKey())
 	want(t, "create payment request", r, http.StatusAccepted)
 	pr := g.await(t, id(t, r), 10*time.Second, final)
 	if pr.Status != "failed" || pr.Reason == nil || *pr.Reason != "NOT_ENOUGH_FUNDS" {
@@ -377,7 +384,7 @@ func TestMoMoNeverLanded(t *testing.T) {
 	g := start(t, openSQLite(t), options{policy: fastPolicy, momo: sim.MoMoOptions{DropRequests: 1, CallbackDelay: 50 * time.Millisecond}})
 	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
 	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, newKey())
 	want(t, "create payment request", r, http.StatusAccepted)
 	prID := id(t, r)
 	pr := g.await(t, prID, 10*time.Second, final)
@@ -400,7 +407,7 @@ func TestMoMoUnavailable(t *testing.T) {
 	g := start(t, openSQLite(t), options{policy: fastPolicy, momo: sim.MoMoOptions{Unavailable: 2, CallbackDelay: 50 * time.Millisecond}})
 	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
 	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, newKey())
 	want(t, "create payment request", r, http.StatusAccepted)
 	prID := id(t, r)
 	pr := g.await(t, prID, 10*time.Second, final)
@@ -422,7 +429,7 @@ func TestSTKCallbackBeforeAnswer(t *testing.T) {
 		g := start(t, open(t), options{policy: fastPolicy, daraja: sim.DarajaOptions{CallbackFirst: true}})
 		s := g.sell(t, 1, "KES", 5000, "+254700000123")
 		r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-			"amount": map[string]any{"amount": 150000, "currency": "KES"}}, "")
+			"amount": map[string]any{"amount": 150000, "currency": "KES"}}, newKey())
 		want(t, "create payment request", r, http.StatusAccepted)
 		pr := g.await(t, id(t, r), 10*time.Second, final)
 		if pr.Status != "succeeded" || pr.PaymentID == nil {
@@ -470,7 +477,7 @@ func TestMoMoMalformedCallbackResolved(t *testing.T) {
 		}}})
 	s := g.sell(t, 2, "UGX", 5000, "+256770000101")
 	r := g.api.Post("/v1/payment-requests", map[string]any{"contract_id": s.contractID,
-		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, "")
+		"amount": map[string]any{"amount": 50000, "currency": "UGX"}}, newKey())
 	want(t, "create payment request", r, http.StatusAccepted)
 	// The request's own checks start after 15 s: within this test only
 	// the quarantine's check can settle it.
@@ -501,3 +508,6 @@ func TestMoMoMalformedCallbackResolved(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// newKey is a fresh Idempotency-Key.
+func newKey() string { return "k-" + randomHex() }
