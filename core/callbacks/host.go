@@ -41,6 +41,8 @@ type Host struct {
 	policy RequestPolicy
 	// wake, when set, makes the job runner look for due jobs now.
 	wake func()
+	// requests counts what the initiation and the janitor did.
+	requests *prometheus.CounterVec
 }
 
 // Outcomes counted in gateway_callbacks_total.
@@ -72,6 +74,13 @@ func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Lo
 		Help: "Provider callbacks handled, by instance, kind and outcome.",
 	}, []string{"instance", "kind", "outcome"})
 	if err := reg.Register(h.outcomes); err != nil {
+		return nil, err
+	}
+	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_payment_requests_total",
+		Help: "Payment request steps, by instance and step: initiated, refused, retry_later, unknown, reinitiated, checked, settled_by_check, expired.",
+	}, []string{"instance", "step"})
+	if err := reg.Register(h.requests); err != nil {
 		return nil, err
 	}
 	return h, nil

@@ -187,10 +187,12 @@ func (h *Host) initiate(ctx context.Context, log *slog.Logger, in Instance, r pa
 	switch {
 	case err == nil && ini.Status == core.NoticeFailed:
 		log.Info("payment request refused by the provider", "reason", ini.Reason)
+		h.step(r.Instance, "refused")
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Status: payg.RequestFailed,
 			RequestID: ini.RequestID, ProviderRef: ini.ProviderRef, Reason: ini.Reason})
 	case err == nil:
 		log.Info("payment request initiated", "request_id", ini.RequestID, "duplicate", ini.Duplicate)
+		h.step(r.Instance, "initiated")
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Status: payg.RequestInitiated,
 			RequestID: ini.RequestID, ProviderRef: ini.ProviderRef, Reason: ini.Reason,
 			NextCheck: now.Add(h.policy.delay(0)), Cause: j.ID})
@@ -201,15 +203,18 @@ func (h *Host) initiate(ctx context.Context, log *slog.Logger, in Instance, r pa
 		// Refused for now (rate limit, a transaction in process): it did
 		// not land, so it is initiated again later with the same id.
 		log.Warn("payment request refused for now; initiating again later", "error", err)
+		h.step(r.Instance, "retry_later")
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Reason: "initiation refused for now: " + pe.Error(),
 			NextCheck: now.Add(h.policy.delay(r.Initiations)), NextOp: payg.OpInitiate, Cause: j.ID})
 	case errors.As(err, &pe), core.ErrorCode(err) == core.EINVALID, errors.Is(err, adapters.ErrNotConfigured):
 		log.Warn("payment request failed at initiation", "error", err)
+		h.step(r.Instance, "refused")
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Status: payg.RequestFailed,
 			Reason: initiationReason(err)})
 	default:
 		// No answer: the request may have landed. Ask before anything.
 		log.Warn("payment request initiation outcome unknown; the janitor asks the provider", "error", err)
+		h.step(r.Instance, "unknown")
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Status: payg.RequestUnknown,
 			Reason: "initiation outcome unknown: " + err.Error(), NextCheck: now.Add(h.policy.delay(0)), Cause: j.ID})
 	}
@@ -264,12 +269,17 @@ func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.
 	cctx, cancel := context.WithTimeout(ctx, h.policy.CallTimeout)
 	defer cancel()
 	st, err := q.QueryStatus(cctx, ref)
+	h.step(r.Instance, "checked")
+	if next.Status == payg.RequestUnknown {
+		h.step(r.Instance, "expired")
+	}
 	switch {
 	case errors.Is(err, adapters.ErrPaymentNotFound) && r.Status != payg.RequestInitiated && !once:
 		// It never landed: initiate it again with the same ReferenceID
 		// while the payer's window lasts, else it failed.
 		if now.Before(r.ExpiresAt) {
 			log.Info("payment request unknown to the provider; initiating it again")
+			h.step(r.Instance, "reinitiated")
 			_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Check: true, Status: payg.RequestCreated,
 				Reason: "not found at the provider: initiating again", NextCheck: now, NextOp: payg.OpInitiate, Cause: j.ID})
 			return err
@@ -307,6 +317,7 @@ func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.
 		log.Error("status answer does not name the payment request", "request_id", n.RequestID)
 	}
 	log.Info("payment request settled by a status check", "status", n.Status, "payment_id", out.Payment.ID)
+	h.step(r.Instance, "settled_by_check")
 	_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, payg.RequestUpdate{Check: true})
 	return err
 }
@@ -501,4 +512,8 @@ func (h *Host) handleQuarantine(ctx context.Context, j core.Job) error {
 	}
 	log.Info("quarantined callback resolved by a status query", "status", n.Status, "payment_id", out.Payment.ID)
 	return nil
+}
+
+func (h *Host) step(instance, step string) {
+	h.requests.WithLabelValues(instance, step).Inc()
 }

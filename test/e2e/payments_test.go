@@ -294,6 +294,15 @@ func TestMoMoLostAnswer(t *testing.T) {
 	if n := len(g.momo.Requests()); n != 1 {
 		t.Errorf("MoMo received %d requests, want 1", n)
 	}
+	metrics := g.metrics(t)
+	for _, line := range []string{
+		`gateway_payment_requests_total{instance="ug-momo",step="unknown"} 1`,
+		`gateway_payment_requests_total{instance="ug-momo",step="settled_by_check"} 1`,
+	} {
+		if !strings.Contains(metrics, line) {
+			t.Errorf("/metrics lacks %s", line)
+		}
+	}
 	var rq payg.PaymentRequest
 	rq, err := g.svc.PaymentRequest(context.Background(), tenantID, prID)
 	if err != nil || rq.Initiations != 1 {
@@ -511,3 +520,15 @@ func TestMoMoMalformedCallbackResolved(t *testing.T) {
 
 // newKey is a fresh Idempotency-Key.
 func newKey() string { return "k-" + randomHex() }
+
+// metrics reads the gateway's /metrics.
+func (g *gateway) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(g.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
