@@ -12,7 +12,11 @@
 // configured sender id; omitted when both are empty), bulkSMSMode and,
 // when enqueue is set, enqueue=1.
 //
-// The answer is read per recipient, by number, into one receipt per
+// msg.Reference is not sent: Africa's Talking echoes no client reference.
+// The instance's currency (required of every instance) is not used.
+//
+// The answer is read per recipient, by number (digits only, so a number
+// answered without its "+" still matches), into one receipt per
 // msg.To in order. ProviderID is messageId (the key of later delivery
 // reports; "None" becomes empty), Code the statusCode, Reason the status
 // text, Cost the cost text. The state follows statusCode, never the text:

@@ -96,15 +96,19 @@ func (a *Adapter) SendSMS(ctx context.Context, msg adapters.SMS) ([]adapters.SMS
 		return nil, &adapters.ProviderError{Provider: "africastalking", Op: "send sms", HTTPStatus: resp.StatusCode,
 			Message: clip(sendMessage(raw))}
 	}
+	// Matched by digits, in case the answer writes a number without its
+	// "+".
 	byNumber := make(map[string][]adapters.SMSReceipt, len(got))
 	for _, r := range got {
-		byNumber[r.To] = append(byNumber[r.To], r)
+		k := digits(r.To)
+		byNumber[k] = append(byNumber[k], r)
 	}
 	for i := range receipts {
 		if receipts[i].State != "" {
 			continue
 		}
-		rs := byNumber[receipts[i].To]
+		to, k := receipts[i].To, digits(receipts[i].To)
+		rs := byNumber[k]
 		if len(rs) == 0 {
 			// Not in the answer: its fate is unknown. Sending again may
 			// duplicate it; not sending may lose it. Nothing is lost.
@@ -112,9 +116,20 @@ func (a *Adapter) SendSMS(ctx context.Context, msg adapters.SMS) ([]adapters.SMS
 			receipts[i].State, receipts[i].Reason = adapters.SMSRetry, "missing from the provider's answer"
 			continue
 		}
-		receipts[i], byNumber[receipts[i].To] = rs[0], rs[1:]
+		receipts[i], byNumber[k] = rs[0], rs[1:]
+		receipts[i].To = to
 	}
 	return receipts, nil
+}
+
+// digits keeps the digits of a number.
+func digits(n string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, n)
 }
 
 // sendForm is the send body with the fields in the order of §6.1 and

@@ -247,3 +247,18 @@ func TestSendInvalid(t *testing.T) {
 		t.Errorf("%d requests sent, want none", len(f.requests))
 	}
 }
+
+// TestSendAnswerWithoutPlus: a recipient written without its "+" in the
+// answer is still matched, and the receipt keeps the number as sent.
+func TestSendAnswerWithoutPlus(t *testing.T) {
+	answer := []byte(`{"SMSMessageData":{"Message":"Sent to 1/1","Recipients":[{"statusCode":101,"number":"254700000123","cost":"KES 0.8000","status":"Success","messageId":"ATXid_x"}]}}`)
+	_, s := newSender(t, http.StatusCreated, answer, nil)
+	got, err := s.SendSMS(context.Background(), adapters.SMS{To: []string{"+254700000123"}, Body: "hi"})
+	if err != nil {
+		t.Fatalf("SendSMS: %v", err)
+	}
+	want := []adapters.SMSReceipt{{To: "+254700000123", ProviderID: "ATXid_x", State: adapters.SMSSent, Code: "101", Reason: "Success", Cost: "KES 0.8000"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("receipts\n got %+v\nwant %+v", got, want)
+	}
+}
