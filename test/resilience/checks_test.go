@@ -116,19 +116,7 @@ func checkWebhooks(t *testing.T, w *world, once bool, within time.Duration) deli
 		t.Errorf("%d dead webhook deliveries (%v)", n, err)
 	}
 
-	events := map[string]payg.Event{}
-	err := pages(func(req core.PageRequest) (string, error) {
-		var pg core.Page[payg.Event]
-		err := w.st.View(ctx, func(r payg.Reader) error {
-			var err error
-			pg, err = r.ListEvents(ctx, loadtest.Tenant, payg.EventQuery{}, req)
-			return err
-		})
-		for _, e := range pg.Items {
-			events[e.ID] = e
-		}
-		return pg.NextCursor, err
-	})
+	events, err := w.events(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +182,24 @@ func checkWebhooks(t *testing.T, w *world, once bool, within time.Duration) deli
 		}
 	}
 	return d
+}
+
+// events returns the tenant's stored events by id.
+func (w *world) events(ctx context.Context) (map[string]payg.Event, error) {
+	events := map[string]payg.Event{}
+	err := pages(func(req core.PageRequest) (string, error) {
+		var pg core.Page[payg.Event]
+		err := w.st.View(ctx, func(r payg.Reader) error {
+			var err error
+			pg, err = r.ListEvents(ctx, loadtest.Tenant, payg.EventQuery{}, req)
+			return err
+		})
+		for _, e := range pg.Items {
+			events[e.ID] = e
+		}
+		return pg.NextCursor, err
+	})
+	return events, err
 }
 
 // countJobs counts the tenant's webhook delivery jobs in the given states.
