@@ -1,0 +1,134 @@
+package resilience
+
+import (
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tcpProxy forwards TCP connections to a target (PostgreSQL) and can cut
+// them: an outage of the database as its clients see it, without touching
+// the database itself (other engineers' tests use it).
+type tcpProxy struct {
+	t      *testing.T
+	target string
+	addr   string // where it listens, kept across cuts
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	down  bool
+	wg    sync.WaitGroup
+}
+
+// newProxy listens on loopback and forwards to target (host:port).
+func newProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(func() { p.serve(ln) })
+	t.Cleanup(p.close)
+	return p
+}
+
+// pgTarget is the host:port of a PostgreSQL URL.
+func pgTarget(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Fatalf("the PostgreSQL test DSN must be a postgres:// URL with a host for the proxy")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host += ":5432"
+	}
+	return host
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return // closed by cut or close
+		}
+		p.wg.Go(func() { p.forward(c) })
+	}
+}
+
+func (p *tcpProxy) forward(c net.Conn) {
+	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.down {
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	var once sync.Once
+	closeBoth := func() {
+		once.Do(func() {
+			c.Close()
+			up.Close()
+			p.mu.Lock()
+			delete(p.conns, c)
+			delete(p.conns, up)
+			p.mu.Unlock()
+		})
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = io.Copy(up, c); closeBoth() })
+	wg.Go(func() { _, _ = io.Copy(c, up); closeBoth() })
+	wg.Wait()
+}
+
+// cut closes every connection (with a reset, as a dead server's kernel
+// would) and refuses new ones until restore.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	_ = p.ln.Close()
+	for c := range p.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
+	}
+}
+
+// restore listens again on the same address.
+func (p *tcpProxy) restore() {
+	p.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.ln, p.down = ln, false
+	p.mu.Unlock()
+	p.wg.Go(func() { p.serve(ln) })
+}
+
+func (p *tcpProxy) close() {
+	p.cut()
+	p.wg.Wait()
+}
