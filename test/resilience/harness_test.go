@@ -497,3 +497,23 @@ func (w *world) getJSON(client *http.Client, url string, v any) error {
 }
 
 var errNotDone = errors.New("not done")
+
+// metric reads one sample of the gateway's /metrics: the line starting
+// with series (name and labels exactly as exposed), 0 when absent.
+func (g *gateway) metric(series string) (float64, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(g.URL() + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, sc.Err()
+}
