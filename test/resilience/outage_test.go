@@ -39,8 +39,8 @@ func TestStoreOutage(t *testing.T) {
 
 	// Probe /readyz every 100 ms throughout.
 	type probe struct {
-		at     time.Time
-		status int
+		at, end time.Time
+		status  int
 	}
 	var (
 		pmu    sync.Mutex
@@ -60,7 +60,7 @@ func TestStoreOutage(t *testing.T) {
 			at := time.Now()
 			status, _ := getStatus(client, g.URL()+"/readyz", "")
 			pmu.Lock()
-			probes = append(probes, probe{at, status})
+			probes = append(probes, probe{at, time.Now(), status})
 			pmu.Unlock()
 		}
 	})
@@ -89,13 +89,13 @@ func TestStoreOutage(t *testing.T) {
 	var recovered time.Duration = -1
 	for _, p := range probes {
 		switch {
-		case p.at.After(cutAt.Add(margin)) && p.at.Before(restoredAt):
+		case p.at.After(cutAt.Add(margin)) && p.end.Before(restoredAt):
 			during++
 			if p.status == http.StatusOK {
 				ready++
 			}
 		case p.at.After(restoredAt) && p.status == http.StatusOK && recovered < 0:
-			recovered = p.at.Sub(restoredAt)
+			recovered = p.end.Sub(restoredAt)
 		}
 	}
 	if during == 0 || ready != 0 {
