@@ -2,9 +2,11 @@ package resilience
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,13 +49,8 @@ func checkTokensAPI(t *testing.T, w *world, g *gateway, storm *loadtest.Storm) {
 	defer client.CloseIdleConnections()
 	for i, n := range perContract {
 		var list struct {
-			Data []struct {
-				PaymentID *string   `json:"payment_id"`
-				Count     int64     `json:"count"`
-				Status    string    `json:"status"`
-				CreatedAt time.Time `json:"created_at"`
-			} `json:"data"`
-			NextCursor *string `json:"next_cursor"`
+			Data       []tokenJSON `json:"data"`
+			NextCursor *string     `json:"next_cursor"`
 		}
 		url := g.URL() + "/v1/contracts/" + w.fleet.ContractID(i) + "/tokens?limit=200"
 		if err := w.getJSON(client, url, &list); err != nil {
@@ -74,7 +71,29 @@ func checkTokensAPI(t *testing.T, w *world, g *gateway, storm *loadtest.Storm) {
 			}
 			counts[tok.Count] = true
 		}
+		// Issued one after the other, each at a higher count than the
+		// last (the device refuses a count it has passed).
+		slices.SortStableFunc(list.Data, func(a, b tokenJSON) int {
+			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Count, b.Count)
+		})
+		for k := 1; k < len(list.Data); k++ {
+			if list.Data[k].Count <= list.Data[k-1].Count {
+				t.Errorf("contract %s: token issued at %v has count %d, after count %d at %v", w.fleet.ContractID(i),
+					list.Data[k].CreatedAt, list.Data[k].Count, list.Data[k-1].Count, list.Data[k-1].CreatedAt)
+			}
+		}
 	}
+}
+
+// tokenJSON is what the checks read of the API's Token.
+type tokenJSON struct {
+	PaymentID *string   `json:"payment_id"`
+	Count     int64     `json:"count"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // deliveries is what the fake CRM saw of the events.
