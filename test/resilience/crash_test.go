@@ -10,7 +10,8 @@ import (
 	"github.com/payg-gateway/gateway/test/load/loadtest"
 )
 
-// TestCrash (issue 9): under load on PostgreSQL, the gateway is killed
+// TestCrash (issue 9): under load on PostgreSQL (and on SQLite, whose
+// write-ahead log must survive it too), the gateway is killed
 // with SIGKILL three times at random moments and restarted. The telco
 // re-sends every callback that did not get a 2xx, and every payment is
 // also sent a second time (a duplicate). Afterwards every payment was
@@ -21,6 +22,12 @@ import (
 // No SMS subsystem exists yet (only the adapters' SMSSender capability),
 // so "no SMS sent twice for one cause" is not covered here.
 func TestCrash(t *testing.T) {
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) { testCrash(t, kind) })
+	}
+}
+
+func testCrash(t *testing.T, kind string) {
 	const (
 		contracts = 60
 		copies    = 2
@@ -28,7 +35,7 @@ func TestCrash(t *testing.T) {
 		kills     = 3
 	)
 	payments := envInt(t, "RESIL_PAYMENTS", 150)
-	w := newWorld(t, "postgres", contracts)
+	w := newWorld(t, kind, contracts)
 	g := w.newGateway("gw", "")
 	g.start()
 
