@@ -142,6 +142,18 @@ type world struct {
 // fake CRM and subscribes it to every event.
 func newWorld(t *testing.T, kind string, contracts int) *world {
 	t.Helper()
+	w := openWorld(t, kind)
+	if err := w.st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.seed(contracts)
+	return w
+}
+
+// openWorld opens a fresh, empty store of kind, not migrated: the
+// caller migrates it (or lets gateways do it) and seeds it.
+func openWorld(t *testing.T, kind string) *world {
+	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, kind: kind, dir: t.TempDir()}
 	var err error
@@ -164,11 +176,24 @@ func newWorld(t *testing.T, kind string, contracts int) *world {
 		t.Fatalf("store kind %q", kind)
 	}
 	t.Cleanup(func() { _ = w.st.Close() })
-	if err := w.st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	key := secretbox.NewKey()
 	w.masterKey = hex.EncodeToString(key)
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	w.secret = hex.EncodeToString(b[:])
+	return w
+}
+
+// seed seeds contracts contracts with OpenPAYGO devices in the migrated
+// store, starts the fake CRM and subscribes it to every event.
+func (w *world) seed(contracts int) {
+	t := w.t
+	t.Helper()
+	ctx := context.Background()
+	key, err := secretbox.ParseKey(w.masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	box, err := secretbox.New(key)
 	if err != nil {
 		t.Fatal(err)
@@ -177,9 +202,6 @@ func newWorld(t *testing.T, kind string, contracts int) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	w.secret = hex.EncodeToString(b[:])
 
 	w.crm = fakecrm.New(fakecrm.Options{})
 	t.Cleanup(w.crm.Close)
@@ -195,7 +217,6 @@ func newWorld(t *testing.T, kind string, contracts int) *world {
 	if _, w.apiKey, err = w.st.CreateAPIKey(ctx, core.APIKey{TenantID: loadtest.Tenant, Name: "resilience", Scope: core.ScopeRead}); err != nil {
 		t.Fatal(err)
 	}
-	return w
 }
 
 // storeSetting is the gateway's store setting for the world, with the

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/payg-gateway/gateway/test/load/loadtest"
 )
 
@@ -24,7 +26,9 @@ func TestThreeReplicas(t *testing.T) {
 		conc      = 24
 	)
 	payments := envInt(t, "RESIL_PAYMENTS", 150)
-	w := newWorld(t, "postgres", contracts)
+	// An empty schema: the three replicas start together and migrate it
+	// (once, under the migration lock); the fleet is seeded after.
+	w := openWorld(t, "postgres")
 	var gws []*gateway
 	for i := range 3 {
 		gws = append(gws, w.newGateway(fmt.Sprintf("gw%d", i+1), ""))
@@ -41,6 +45,8 @@ func TestThreeReplicas(t *testing.T) {
 			t.Fatalf("replica %d: %v", i+1, err)
 		}
 	}
+	checkMigratedOnce(t, w.dsn)
+	w.seed(contracts)
 
 	storm := loadtest.NewStorm(w.fleet, payments, copies, conc, 31, "R3")
 	var urls []string
@@ -84,4 +90,25 @@ func TestThreeReplicas(t *testing.T) {
 	for _, g := range gws {
 		g.stop()
 	}
+}
+
+// checkMigratedOnce checks that every migration of the schema dsn names
+// was applied exactly once.
+func checkMigratedOnce(t *testing.T, dsn string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var versions, rows int
+	if err := conn.QueryRow(ctx, `SELECT count(DISTINCT version_id), count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&versions, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if versions == 0 || rows != versions {
+		t.Errorf("goose_db_version: %d rows for %d migrations: the replicas did not migrate once", rows, versions)
+	}
+	t.Logf("three replicas started together on an empty schema: %d migrations, each applied once", versions)
 }
