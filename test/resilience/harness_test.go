@@ -204,7 +204,19 @@ func (w *world) seed(contracts int) {
 	}
 
 	w.crm = fakecrm.New(fakecrm.Options{})
-	t.Cleanup(w.crm.Close)
+	// The checks read Received; drain the CRM's bounded request channel
+	// so that large runs never block it.
+	drained := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-w.crm.Requests():
+			case <-drained:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(drained); w.crm.Close() })
 	w.endpoint, err = webhook.NewEndpoint(loadtest.Tenant, w.crm.URL()+"/hooks", []string{"*"}, 0,
 		webhook.Egress{AllowLoopback: true}, time.Now())
 	if err != nil {
