@@ -21,6 +21,7 @@ type tcpProxy struct {
 	ln    net.Listener
 	conns map[net.Conn]struct{}
 	down  bool
+	gate  chan struct{} // non-nil while stalled; closed when traffic flows again
 	wg    sync.WaitGroup
 }
 
@@ -62,6 +63,7 @@ func (p *tcpProxy) serve(ln net.Listener) {
 }
 
 func (p *tcpProxy) forward(c net.Conn) {
+	p.waitFlowing()
 	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		c.Close()
@@ -88,9 +90,58 @@ func (p *tcpProxy) forward(c net.Conn) {
 		})
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { _, _ = io.Copy(up, c); closeBoth() })
-	wg.Go(func() { _, _ = io.Copy(c, up); closeBoth() })
+	wg.Go(func() { p.copy(up, c); closeBoth() })
+	wg.Go(func() { p.copy(c, up); closeBoth() })
 	wg.Wait()
+}
+
+// copy forwards src to dst, holding bytes back while the proxy is
+// stalled.
+func (p *tcpProxy) copy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.waitFlowing()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitFlowing returns once the proxy is not stalled.
+func (p *tcpProxy) waitFlowing() {
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+}
+
+// stall stops forwarding without closing anything: a database (or a
+// network path) that has gone silent. New connections are accepted and
+// held too.
+func (p *tcpProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gate == nil {
+		p.gate = make(chan struct{})
+	}
+}
+
+// flow ends a stall.
+func (p *tcpProxy) flow() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gate != nil {
+		close(p.gate)
+		p.gate = nil
+	}
 }
 
 // cut closes every connection (with a reset, as a dead server's kernel
@@ -129,6 +180,7 @@ func (p *tcpProxy) restore() {
 }
 
 func (p *tcpProxy) close() {
+	p.flow()
 	p.cut()
 	p.wg.Wait()
 }
