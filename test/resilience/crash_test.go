@@ -23,7 +23,10 @@ import (
 // so "no SMS sent twice for one cause" is not covered here.
 func TestCrash(t *testing.T) {
 	for _, kind := range stores {
-		t.Run(kind, func(t *testing.T) { testCrash(t, kind) })
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel() // mostly waiting (for restarts, leases): the two stores overlap
+			testCrash(t, kind)
+		})
 	}
 }
 
@@ -84,6 +87,7 @@ func testCrash(t *testing.T, kind string) {
 func TestWebhookKill(t *testing.T) {
 	for _, kind := range stores {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel() // mostly waiting for the lease: the two stores overlap
 			const contracts = 100
 			events := envInt(t, "RESIL_WEBHOOK_EVENTS", 1000)
 			w := newWorld(t, kind, contracts)
