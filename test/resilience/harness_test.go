@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,14 +241,12 @@ func (w *world) storeSetting(via string) string {
 	if via == "" {
 		return w.dsn
 	}
-	i := strings.Index(w.dsn, "://")
-	rest := w.dsn[i+3:]
-	at := strings.IndexAny(rest, "/?")
-	host := rest[:at]
-	if k := strings.LastIndex(host, "@"); k >= 0 { // keep user:password@
-		return w.dsn[:i+3] + host[:k+1] + via + rest[at:]
+	u, err := url.Parse(w.dsn)
+	if err != nil {
+		w.t.Fatalf("the PostgreSQL test DSN must be a postgres:// URL to go through the proxy")
 	}
-	return w.dsn[:i+3] + via + rest[at:]
+	u.Host = via
+	return u.String()
 }
 
 // gateway is one `gateway serve` subprocess, restartable on the same
