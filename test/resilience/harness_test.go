@@ -303,8 +303,8 @@ func (w *world) newGateway(name, via string) *gateway {
 	}
 	t.Cleanup(func() {
 		g.stopQuietly()
-		if t.Failed() {
-			g.showLog(60)
+		if t.Failed() || os.Getenv("RESIL_LOG") != "" {
+			g.showLog(envInt(t, "RESIL_LOG", 60))
 		}
 	})
 	return g
@@ -425,15 +425,26 @@ func (g *gateway) stop() {
 	default:
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	t0 := time.Now()
 	select {
 	case <-exited:
 		if code := cmd.ProcessState.ExitCode(); code != 0 {
 			g.t.Errorf("gateway %s: exit status %d after SIGTERM, want 0", g.name, code)
 		}
+		if took := time.Since(t0); took > 5*time.Second {
+			g.t.Logf("gateway %s took %v to stop", g.name, took.Round(time.Millisecond))
+		}
 	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-		g.t.Errorf("gateway %s: still running 30s after SIGTERM", g.name)
+		// SIGQUIT: the Go runtime writes every goroutine's stack to the
+		// log, showing what the shutdown waits for.
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		g.t.Errorf("gateway %s: still running 30s after SIGTERM (goroutine dump in %s)", g.name, g.logPath)
 	}
 }
 

@@ -27,6 +27,7 @@ func TestStoreOutage(t *testing.T) {
 	// telco's client gives up after 15 s here), /readyz fails on its
 	// timeout, and everything completes once traffic flows again.
 	t.Run("silent", func(t *testing.T) { t.Parallel(); testStoreOutage(t, true) })
+	t.Run("stranded", func(t *testing.T) { t.Parallel(); testStoreFailover(t) })
 }
 
 func testStoreOutage(t *testing.T, silent bool) {

@@ -22,6 +22,10 @@ type tcpProxy struct {
 	conns map[net.Conn]struct{}
 	down  bool
 	gate  chan struct{} // non-nil while stalled; closed when traffic flows again
+	// stranded connections never carry another byte (a failed-over
+	// database's old connections); closing ends them at close.
+	stranded map[net.Conn]bool
+	closing  chan struct{}
 	wg    sync.WaitGroup
 }
 
@@ -32,7 +36,8 @@ func newProxy(t *testing.T, target string) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]struct{}{},
+		stranded: map[net.Conn]bool{}, closing: make(chan struct{})}
 	p.wg.Go(func() { p.serve(ln) })
 	t.Cleanup(p.close)
 	return p
@@ -90,19 +95,26 @@ func (p *tcpProxy) forward(c net.Conn) {
 		})
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { p.copy(up, c); closeBoth() })
-	wg.Go(func() { p.copy(c, up); closeBoth() })
+	wg.Go(func() { p.copy(up, c, c); closeBoth() })
+	wg.Go(func() { p.copy(c, up, c); closeBoth() })
 	wg.Wait()
 }
 
-// copy forwards src to dst, holding bytes back while the proxy is
-// stalled.
-func (p *tcpProxy) copy(dst io.Writer, src io.Reader) {
+// copy forwards src to dst (of the client connection c), holding bytes
+// back while the proxy is stalled, and for good once c is stranded.
+func (p *tcpProxy) copy(dst io.Writer, src io.Reader, c net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.waitFlowing()
+			p.mu.Lock()
+			stranded := p.stranded[c]
+			p.mu.Unlock()
+			if stranded {
+				<-p.closing
+				return
+			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -179,7 +191,20 @@ func (p *tcpProxy) restore() {
 	p.wg.Go(func() { p.serve(ln) })
 }
 
+// strand makes every open connection go silent for good, while new ones
+// work: the database failed over to a new machine, and the old one's
+// connections will never answer (no reset, no FIN).
+func (p *tcpProxy) strand() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		p.stranded[c] = true
+	}
+	return len(p.conns) / 2
+}
+
 func (p *tcpProxy) close() {
+	close(p.closing)
 	p.flow()
 	p.cut()
 	p.wg.Wait()
