@@ -26,7 +26,7 @@ type tcpProxy struct {
 	// database's old connections); closing ends them at close.
 	stranded map[net.Conn]bool
 	closing  chan struct{}
-	wg    sync.WaitGroup
+	wg       sync.WaitGroup
 }
 
 // newProxy listens on loopback and forwards to target (host:port).
