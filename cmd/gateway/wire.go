@@ -104,7 +104,7 @@ func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, host *cal
 	if err != nil {
 		return nil, err
 	}
-	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
+	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Lease: cfg.Webhooks.Lease, Logger: log})
 	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	registerTokenVendors(r, vendors, svc, log)
 	r.Register(payg.RequestQueue, host.RequestHandler(), nil)
