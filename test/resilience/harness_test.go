@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -263,7 +262,6 @@ type gateway struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	starts int
-	kills  int
 }
 
 // newGateway writes a configuration for a gateway on w's store (through
@@ -399,7 +397,6 @@ func (g *gateway) kill() {
 	g.t.Helper()
 	g.mu.Lock()
 	cmd, exited := g.cmd, g.exited
-	g.kills++
 	g.mu.Unlock()
 	if cmd == nil {
 		g.t.Fatalf("gateway %s: kill before start", g.name)
@@ -489,15 +486,6 @@ func (g *gateway) showLog(n int) {
 	g.t.Logf("gateway %s: last %d log lines:\n%s", g.name, len(lines), strings.Join(lines, "\n"))
 }
 
-// logCount counts the log lines containing s.
-func (g *gateway) logCount(s string) int {
-	b, err := os.ReadFile(g.logPath)
-	if err != nil {
-		return 0
-	}
-	return bytes.Count(b, []byte(s))
-}
-
 // getStatus GETs url (with a bearer key when key is set) and returns the
 // status, 0 on a transport error.
 func getStatus(client *http.Client, url, key string) (int, error) {
@@ -538,8 +526,6 @@ func (w *world) getJSON(client *http.Client, url string, v any) error {
 	}
 	return json.Unmarshal(body, v)
 }
-
-var errNotDone = errors.New("not done")
 
 // metric reads one sample of the gateway's /metrics: the line starting
 // with series (name and labels exactly as exposed), 0 when absent.

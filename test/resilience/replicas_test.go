@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/test/fakecrm"
 	"github.com/payg-gateway/gateway/test/load/loadtest"
 )
 
@@ -20,6 +22,7 @@ import (
 // only: every event reaches the CRM exactly once, with one attempt in the
 // attempts log.
 func TestThreeReplicas(t *testing.T) {
+	t.Parallel() // beside TestReplicaDies, which mostly waits
 	const (
 		contracts = 40
 		copies    = 3
@@ -111,4 +114,54 @@ func checkMigratedOnce(t *testing.T, dsn string) {
 		t.Errorf("goose_db_version: %d rows for %d migrations: the replicas did not migrate once", rows, versions)
 	}
 	t.Logf("three replicas started together on an empty schema: %d migrations, each applied once", versions)
+}
+
+// TestReplicaDies: three replicas share the load (every callback sent
+// twice) while a slow CRM keeps deliveries running; one replica is killed
+// with SIGKILL and stays dead. The telco re-sends what it did not answer
+// to the others, and the two survivors finish every payment and, once the
+// dead one's leases have passed, its deliveries: every payment applied
+// once with one token, every event delivered at least once.
+func TestReplicaDies(t *testing.T) {
+	t.Parallel()
+	const (
+		contracts = 40
+		copies    = 2
+		conc      = 12
+	)
+	payments := envInt(t, "RESIL_PAYMENTS", 150)
+	w := newWorld(t, "postgres", contracts)
+	w.crm.SetDelay(10 * time.Millisecond)
+	w.crm.Set(fakecrm.Slow)
+	var gws []*gateway
+	var urls []string
+	for i := range 3 {
+		g := w.newGateway(fmt.Sprintf("gw%d", i+1), "")
+		g.start()
+		gws = append(gws, g)
+		urls = append(urls, g.ConfirmationURL())
+	}
+	storm := loadtest.NewStorm(w.fleet, payments, copies, conc, 41, "RD")
+	tc := newTelco(storm, urls, conc)
+	tc.every = 6 * time.Second / time.Duration(storm.Calls())
+	sent := make(chan error, 1)
+	go func() { sent <- tc.run(context.Background()) }()
+	time.Sleep(2 * time.Second)
+	gws[0].kill()
+	running, err := w.countJobs(context.Background(), core.JobRunning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("replica 1 killed after %d sends, with %d deliveries running on the three", tc.sends.Load(), running)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("telco: %s", tc.summary())
+	w.crm.Set(fakecrm.OK)
+	d := checkWebhooks(t, w, false, 2*jobLease+time.Minute)
+	t.Logf("webhooks: %v", d)
+	checkPayments(t, w, storm)
+	checkTokensAPI(t, w, gws[1], storm)
+	gws[1].stop()
+	gws[2].stop()
 }
