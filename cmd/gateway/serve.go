@@ -92,10 +92,11 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepReminders(ctx, msgs, log, cfg.SMS.ReminderInterval)
-	runner, err := newJobs(cfg, store, svc, clock, log, reg)
+	runner, err := newJobs(cfg, store, svc, host, clock, log, reg)
 	if err != nil {
 		return err
 	}
+	host.SetJobWaker(runner.Wake)
 	if err := registerSMS(runner, cfg, store, host, clock, log, reg); err != nil {
 		return err
 	}
