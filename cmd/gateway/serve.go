@@ -77,8 +77,15 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		}
 	}
 
+	box, err := openSecrets(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	if err := sealWebhookSecrets(ctx, store, box, log); err != nil {
+		return err
+	}
 	reg := newRegistry()
-	svc, err := newPAYG(cfg, store, clock, log)
+	svc, err := newPAYG(cfg, store, box, clock, log)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func NewEndpoint(tenant, rawURL string, eventTypes []string, ratePerSecond int, 
 	e := core.WebhookEndpoint{
 		ID: newID("whe_"), TenantID: tenant, URL: rawURL, EventTypes: eventTypes, Enabled: true,
 		RateLimitPerSecond: ratePerSecond, Secrets: []core.WebhookSecret{newSecret(now)},
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	return e, ValidateEndpoint(e, g)
 }

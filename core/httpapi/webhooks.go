@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -41,10 +40,6 @@ type webhookAPI struct {
 	// types are the event types of the document's catalogue; every
 	// subscribed pattern must match one.
 	types []string
-	// mu serialises the read-modify-write of an endpoint (update, secret
-	// rotation) within this process, so two of them cannot lose each
-	// other's change (a new secret, once shown, must be kept).
-	mu sync.Mutex
 }
 
 func (s *Server) newWebhookAPI() *webhookAPI {
@@ -320,40 +315,66 @@ func (a *webhookAPI) update(c *gin.Context) {
 		return
 	}
 	ctx, tenant := c.Request.Context(), TenantID(c.Request.Context())
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ep, err := a.store.WebhookEndpoint(ctx, tenant, c.Param("id"))
+	ep, err := a.edit(ctx, tenant, c.Param("id"), func(ep *core.WebhookEndpoint) error {
+		if in.URL != nil {
+			ep.URL = *in.URL
+		}
+		if in.Description != nil {
+			ep.Description = *in.Description
+		}
+		if in.EventTypes != nil {
+			ep.EventTypes = in.EventTypes
+		}
+		if in.RateLimitPerSecond != nil {
+			ep.RateLimitPerSecond = *in.RateLimitPerSecond
+		}
+		if in.Enabled != nil {
+			// Enabling clears the gateway's reason for disabling it (410
+			// Gone); an operator's disabling has none.
+			ep.Enabled, ep.DisabledReason = *in.Enabled, ""
+		}
+		if err := webhook.ValidateEndpoint(*ep, a.egress); err != nil {
+			return err
+		}
+		ep.UpdatedAt = a.clock.Now()
+		return nil
+	})
+	if core.ErrorCode(err) == core.EINVALID {
+		failEndpoint(c, err)
+		return
+	}
 	if err != nil {
 		WriteError(c, err)
 		return
 	}
-	if in.URL != nil {
-		ep.URL = *in.URL
-	}
-	if in.Description != nil {
-		ep.Description = *in.Description
-	}
-	if in.EventTypes != nil {
-		ep.EventTypes = in.EventTypes
-	}
-	if in.RateLimitPerSecond != nil {
-		ep.RateLimitPerSecond = *in.RateLimitPerSecond
-	}
-	if in.Enabled != nil {
-		// Enabling clears the gateway's reason for disabling it (410
-		// Gone); an operator's disabling has none.
-		ep.Enabled, ep.DisabledReason = *in.Enabled, ""
-	}
-	if err := webhook.ValidateEndpoint(ep, a.egress); err != nil {
-		failEndpoint(c, err)
-		return
-	}
-	ep.UpdatedAt = a.clock.Now()
-	if err := a.store.UpdateWebhookEndpoint(ctx, ep); err != nil {
-		WriteError(c, err)
-		return
-	}
 	c.JSON(http.StatusOK, renderEndpoint(ep))
+}
+
+// maxEditAttempts bounds the re-reads of an endpoint edit that keeps
+// losing the compare-and-set to concurrent edits.
+const maxEditAttempts = 10
+
+// edit reads endpoint id, applies change and stores it over the version it
+// read. An edit that lost the race to another (on this replica or another
+// one sharing the database) reads the endpoint again and redoes the change,
+// so no change is lost, a new secret above all: it was shown once.
+func (a *webhookAPI) edit(ctx context.Context, tenant, id string, change func(*core.WebhookEndpoint) error) (core.WebhookEndpoint, error) {
+	var err error
+	for range maxEditAttempts {
+		var ep core.WebhookEndpoint
+		if ep, err = a.store.WebhookEndpoint(ctx, tenant, id); err != nil {
+			return ep, err
+		}
+		if err = change(&ep); err != nil {
+			return ep, err
+		}
+		err = a.store.UpdateWebhookEndpoint(ctx, ep)
+		if core.ErrorCode(err) != core.ECONFLICT {
+			ep.Version++
+			return ep, err
+		}
+	}
+	return core.WebhookEndpoint{}, fmt.Errorf("webhook endpoint %s: %w", id, err)
 }
 
 func (a *webhookAPI) delete(c *gin.Context) {
@@ -381,23 +402,20 @@ func (a *webhookAPI) rotate(c *gin.Context) {
 		overlap = min(time.Duration(*in.OverlapSeconds)*time.Second, maxSecretOverlap)
 	}
 	ctx, tenant := c.Request.Context(), TenantID(c.Request.Context())
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ep, err := a.store.WebhookEndpoint(ctx, tenant, c.Param("id"))
-	if err != nil {
-		WriteError(c, err)
-		return
-	}
-	now := a.clock.Now()
-	live := ep.Secrets[:0]
-	for _, s := range ep.Secrets {
-		if s.ExpiresAt.IsZero() || s.ExpiresAt.After(now) {
-			live = append(live, s)
+	var secret core.WebhookSecret
+	ep, err := a.edit(ctx, tenant, c.Param("id"), func(ep *core.WebhookEndpoint) error {
+		now := a.clock.Now()
+		live := ep.Secrets[:0]
+		for _, s := range ep.Secrets {
+			if s.ExpiresAt.IsZero() || s.ExpiresAt.After(now) {
+				live = append(live, s)
+			}
 		}
-	}
-	ep.Secrets = live
-	secret := webhook.RotateSecret(&ep, now, overlap)
-	if err := a.store.UpdateWebhookEndpoint(ctx, ep); err != nil {
+		ep.Secrets = live
+		secret = webhook.RotateSecret(ep, now, overlap)
+		return nil
+	})
+	if err != nil {
 		WriteError(c, err)
 		return
 	}
