@@ -47,6 +47,7 @@ func (a *paygAPI) register(g *gin.RouterGroup) {
 	g.GET("/contracts/:id/tokens", a.contractTokens)
 	g.POST("/contracts/:id/status", a.setContractStatus)
 	g.POST("/tokens", a.issueToken)
+	g.POST("/tokens/:id/settle", a.settleToken)
 	g.GET("/payments", a.listPayments)
 	g.POST("/payments", a.createPayment)
 	g.GET("/payments/:id", a.getPayment)
@@ -234,13 +235,15 @@ type tokenJSON struct {
 	Count      int64            `json:"count"`
 	Code       string           `json:"code"`
 	Status     payg.TokenStatus `json:"status"`
-	CreatedAt  timestamp        `json:"created_at"`
+	// FailureReason is shown for failed tokens only.
+	FailureReason *string   `json:"failure_reason,omitempty"`
+	CreatedAt     timestamp `json:"created_at"`
 }
 
 func renderToken(t payg.Token) tokenJSON {
 	return tokenJSON{ID: t.ID, DeviceID: t.DeviceID, ContractID: optString(t.ContractID), PaymentID: optString(t.PaymentID),
 		Scheme: t.Scheme, Type: t.Type, Value: t.Value, Seconds: t.Seconds, Count: t.Count, Code: t.Code,
-		Status: t.Status, CreatedAt: timestamp(t.CreatedAt)}
+		Status: t.Status, FailureReason: optString(t.FailureReason), CreatedAt: timestamp(t.CreatedAt)}
 }
 
 type suspenseJSON struct {

@@ -185,3 +185,48 @@ func TestPAYGSetTimePlan(t *testing.T) {
 		}
 	})
 }
+
+// TestSettleTokenAPI: an admin settles a vendor's pending token by hand.
+func TestSettleTokenAPI(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open openStore) {
+		w := newVendorWorld(t, open(t))
+		crm := w.crm
+		admin := w.client(t, w.key(t, w.tenant, core.ScopeAdmin))
+		wantStatus(t, "device", crm.Post("/v1/devices", map[string]any{"external_id": "D-SK", "serial": "SK-0001", "token_scheme": "sunking"}, "dev"), http.StatusCreated)
+		wantStatus(t, "customer", crm.Post("/v1/customers", map[string]any{"external_id": "C-1", "name": "Amina", "phone": "0700000123"}, "cust"), http.StatusCreated)
+		wantStatus(t, "contract", crm.Post("/v1/contracts", map[string]any{
+			"external_id": "L-1", "account_number": "SK1", "customer_id": "external_id:C-1", "device_ids": []string{"external_id:D-SK"},
+			"terms": dailyPlan["terms"],
+		}, "con"), http.StatusCreated)
+		r := crm.Post("/v1/payments", map[string]any{"contract_id": "external_id:L-1", "amount": map[string]any{"amount": 10000, "currency": "KES"}, "reference": "R-1"}, "pay")
+		wantStatus(t, "payment", r, http.StatusCreated)
+		out := decode[outcomeBody](t, r)
+		if len(out.Tokens) != 1 {
+			t.Fatalf("tokens %s", r.Body)
+		}
+		path := "/v1/tokens/" + out.Tokens[0].ID + "/settle"
+		issued := map[string]any{"status": "issued", "code": "483920175364", "reason": "vendor portal, ticket 4411"}
+
+		wantStatus(t, "a write key settles", crm.Post(path, issued, "s-w"), http.StatusForbidden)
+		wantStatus(t, "issued without a code", admin.Post(path, map[string]any{"status": "issued", "reason": "x"}, "s-0"), http.StatusUnprocessableEntity)
+		wantStatus(t, "unknown token", admin.Post("/v1/tokens/tok_nope/settle", issued, "s-1"), http.StatusNotFound)
+		r = admin.Post(path, issued, "s-2")
+		wantStatus(t, "settle", r, http.StatusOK)
+		got := decode[tokenBody](t, r)
+		if got.Code != "483920175364" || got.ID != out.Tokens[0].ID {
+			t.Errorf("settled token %s", r.Body)
+		}
+		var status struct {
+			Status string `json:"status"`
+		}
+		r.Decode(t, &status)
+		if status.Status != "issued" {
+			t.Errorf("status %s", r.Body)
+		}
+		wantStatus(t, "settle again the same way", admin.Post(path, issued, "s-3"), http.StatusOK)
+		wantStatus(t, "fail an issued token", admin.Post(path, map[string]any{"status": "failed", "reason": "oops"}, "s-4"), http.StatusConflict)
+		if evs := all[eventBody](t, crm, "/v1/events?type=token.issued", 10); len(evs) != 1 {
+			t.Errorf("%d token.issued events, want 1", len(evs))
+		}
+	})
+}
