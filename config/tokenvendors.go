@@ -74,8 +74,14 @@ type TokenVendorAuth struct {
 // TokenVendorResponse maps a vendor's answer. Paths are JSON paths such
 // as $.token, $._embedded.latest_keycode.keycode or $[0].Token.
 type TokenVendorResponse struct {
-	// TokenPath is where the code is; required unless AckOnly.
+	// TokenPath is where the code is; required unless AckOnly or
+	// TokenRegex.
 	TokenPath string `yaml:"token_path"`
+	// TokenRegex finds the code in an answer that is not JSON (a vendor
+	// answering "10394857261038475629,60.00"): a regular expression (RE2)
+	// over the raw body whose first group, or whole match without one, is
+	// the code. With TokenPath too it is used when the body is not JSON.
+	TokenRegex string `yaml:"token_regex"`
 	// AckOnly vendors credit the device themselves: success carries no
 	// code (ReferencePath, if set, is kept as the code instead).
 	AckOnly       bool   `yaml:"ack_only"`
@@ -190,8 +196,15 @@ func (c *Config) validateTokenVendors(bad func(path, format string, args ...any)
 			bad(p+".max_units", "must be 0 (no cap) or positive, got %d", v.MaxUnits)
 		}
 		r := v.Response
-		if r.TokenPath == "" && !r.AckOnly {
-			bad(p+".response.token_path", "required unless response.ack_only, e.g. $.token")
+		if r.TokenPath == "" && r.TokenRegex == "" && !r.AckOnly {
+			bad(p+".response.token_path", "required unless response.token_regex or response.ack_only, e.g. $.token")
+		}
+		if r.TokenRegex != "" {
+			if re, err := regexp.Compile(r.TokenRegex); err != nil {
+				bad(p+".response.token_regex", "not a regular expression: %v", err)
+			} else if re.NumSubexp() > 1 {
+				bad(p+".response.token_regex", "at most one group (the code), got %d", re.NumSubexp())
+			}
 		}
 		if (r.SuccessPath == "") != (r.SuccessEquals == "") {
 			bad(p+".response.success_equals", "success_path and success_equals go together")

@@ -56,7 +56,7 @@ token_vendors:
     timeout: 5m
   - name: sunking
     url_template: https://x.example/{serial}
-    response: {permanent_status: [302]}
+    response: {permanent_status: [302], token_regex: "(a)(b)"}
   - name: openpaygo
     url_template: https://x.example/
     response: {token_path: $.token}
@@ -74,7 +74,8 @@ token_vendors:
 		`token_vendors[0].respnse: unknown key (did you mean "response"?)`,
 		"token_vendors[0].idempotency_header: required with idempotency: header",
 		"token_vendors[0].timeout: must be up to 90s",
-		"token_vendors[0].response.token_path: required unless response.ack_only",
+		"token_vendors[0].response.token_path: required unless response.token_regex or response.ack_only",
+		"token_vendors[1].response.token_regex: at most one group (the code), got 2",
 		`token_vendors[1].name: "sunking" is used by another token vendor`,
 		"token_vendors[1].response.permanent_status[0]: must be an HTTP error status",
 		`token_vendors[2].name: "openpaygo" is a built-in token scheme`,

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,6 +77,7 @@ type Vendor struct {
 	form       bool
 	secrets    map[string]string
 	tokenPath  jsonPath
+	tokenRegex *regexp.Regexp // nil: none
 	errorPath  jsonPath
 	errorWhen  jsonPath
 	success    jsonPath
@@ -151,8 +153,16 @@ func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 			return nil, fail(p.key, err)
 		}
 	}
-	if v.tokenPath == nil && !r.AckOnly {
-		return nil, fail("response.token_path", fmt.Errorf("required unless response.ack_only"))
+	if r.TokenRegex != "" {
+		if v.tokenRegex, err = regexp.Compile(r.TokenRegex); err != nil {
+			return nil, fail("response.token_regex", err)
+		}
+		if v.tokenRegex.NumSubexp() > 1 {
+			return nil, fail("response.token_regex", fmt.Errorf("at most one group (the code)"))
+		}
+	}
+	if v.tokenPath == nil && v.tokenRegex == nil && !r.AckOnly {
+		return nil, fail("response.token_path", fmt.Errorf("required unless response.token_regex or response.ack_only"))
 	}
 	v.permanent = r.PermanentStatus
 	if len(v.permanent) == 0 {
