@@ -62,14 +62,29 @@ type TokenVendor struct {
 
 // TokenVendorAuth is how requests authenticate.
 type TokenVendorAuth struct {
-	// Kind is header (Header: Value), basic (HTTP Basic) or none. Empty
-	// means header when Header is set, else none.
+	// Kind is header (Header: Value), basic (HTTP Basic),
+	// oauth2_client_credentials or none. Empty means header when Header
+	// is set, else none.
 	Kind     string `yaml:"kind"`
 	Header   string `yaml:"header"`
 	Value    Secret `yaml:"value"`
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
+	// OAuth2 client credentials (RFC 6749 §4.4): an access token from
+	// TokenURL, cached until its expires_in less a margin and fetched
+	// again once when the vendor answers 401 or 403, sent as
+	// "Authorization: Bearer …". Scope and Audience are sent when set;
+	// TokenEncoding is form (the default) or json (Auth0-style servers).
+	TokenURL      string `yaml:"token_url"`
+	ClientID      string `yaml:"client_id"`
+	ClientSecret  Secret `yaml:"client_secret"`
+	Scope         string `yaml:"scope"`
+	Audience      string `yaml:"audience"`
+	TokenEncoding string `yaml:"token_encoding"`
 }
+
+// OAuth2ClientCredentials is the auth kind of an OAuth2 client.
+const OAuth2ClientCredentials = "oauth2_client_credentials"
 
 // TokenVendorResponse maps a vendor's answer. Paths are JSON paths such
 // as $.token, $._embedded.latest_keycode.keycode or $[0].Token.
@@ -174,8 +189,24 @@ func (c *Config) validateTokenVendors(bad func(path, format string, args ...any)
 				bad(p+".auth.username", "required for auth kind basic")
 			}
 		case "none":
+		case OAuth2ClientCredentials:
+			a := v.Auth
+			if u, err := url.Parse(a.TokenURL); a.TokenURL == "" || err != nil || u.Host == "" {
+				bad(p+".auth.token_url", "required for auth kind %s: an absolute URL, got %q", OAuth2ClientCredentials, a.TokenURL)
+			} else if u.Scheme != "https" && !(u.Scheme == "http" && v.AllowInsecureHTTP) {
+				bad(p+".auth.token_url", "must be https:// (or http:// with allow_insecure_http: true), got %s://", u.Scheme)
+			}
+			if a.ClientID == "" {
+				bad(p+".auth.client_id", "required for auth kind %s", OAuth2ClientCredentials)
+			}
+			if a.ClientSecret.IsZero() {
+				bad(p+".auth.client_secret", "required for auth kind %s (give it as env:NAME or file:/path)", OAuth2ClientCredentials)
+			}
+			if a.TokenEncoding != "" && a.TokenEncoding != "form" && a.TokenEncoding != "json" {
+				bad(p+".auth.token_encoding", "must be form or json, got %q", a.TokenEncoding)
+			}
 		default:
-			bad(p+".auth.kind", "must be header, basic or none, got %q", v.Auth.Kind)
+			bad(p+".auth.kind", "must be header, basic, %s or none, got %q", OAuth2ClientCredentials, v.Auth.Kind)
 		}
 		if v.Auth.Header != "" && v.Auth.Value.IsZero() {
 			bad(p+".auth.value", "required with auth.header (give it as env:NAME or file:/path)")

@@ -95,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, j core.Job) error {
 	if err != nil { // open, or half-open with its probe in flight
 		return jobs.NotAttempted(fmt.Errorf("tokenhttp: vendor %s circuit breaker %v", h.v.cfg.Name, err), h.v.clock.Now().Add(h.openFor))
 	}
-	a := h.v.send(ctx, req)
+	a := h.v.sendAuthorized(ctx, req)
 	done(!a.unhealthy)
 	log := h.log.With("token", p.TokenID, "job", j.ID, "attempt", j.Attempts, "status", a.status)
 

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -87,6 +88,7 @@ type Vendor struct {
 	timeout    time.Duration
 	client     *http.Client
 	clock      core.Clock
+	oauth      *oauthSource // nil unless auth kind oauth2_client_credentials
 }
 
 var _ payg.AsyncTokenEngine = (*Vendor)(nil)
@@ -183,6 +185,15 @@ func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 	v.client = o.Client
 	if v.client == nil {
 		v.client = webhook.NewClient(webhook.Egress{AllowPrivate: cfg.AllowPrivateNetworks, AllowLoopback: cfg.AllowLoopback}, v.timeout)
+	}
+	if cfg.Auth.Kind == config.OAuth2ClientCredentials {
+		if cfg.Auth.TokenURL == "" || cfg.Auth.ClientID == "" {
+			return nil, fail("auth", fmt.Errorf("%s needs token_url and client_id", config.OAuth2ClientCredentials))
+		}
+		if _, err := url.Parse(cfg.Auth.TokenURL); err != nil {
+			return nil, fail("auth.token_url", err)
+		}
+		v.oauth = &oauthSource{cfg: cfg.Auth, client: v.client, clock: v.clock, timeout: v.timeout}
 	}
 	return v, nil
 }
@@ -340,7 +351,7 @@ func (v *Vendor) render(p payload) (request, error) {
 // redact removes the vendor's secrets from text meant for logs and
 // stored errors.
 func (v *Vendor) redact(s string) string {
-	secrets := []string{v.cfg.Auth.Value.Value(), v.cfg.Auth.Password.Value()}
+	secrets := []string{v.cfg.Auth.Value.Value(), v.cfg.Auth.Password.Value(), v.cfg.Auth.ClientSecret.Value()}
 	for _, x := range v.secrets {
 		secrets = append(secrets, x)
 	}
