@@ -81,7 +81,22 @@ type TokenVendorAuth struct {
 	Scope         string `yaml:"scope"`
 	Audience      string `yaml:"audience"`
 	TokenEncoding string `yaml:"token_encoding"`
+	// Login (kind login): a session token from a POST to LoginURL with
+	// LoginBody (encoded as the vendor's encoding; its placeholders are
+	// the vendor's secrets, {secret.NAME}), found at LoginTokenPath or,
+	// without one, the whole answer (a bare JSON string or text). It is
+	// kept for SessionTTL (0: until the vendor answers 401 or 403, then one
+	// new login and the request resent) and sent as Header (default
+	// Authorization) with Prefix, e.g. "Token ".
+	LoginURL       string        `yaml:"login_url"`
+	LoginBody      any           `yaml:"login_body"`
+	LoginTokenPath string        `yaml:"login_token_path"`
+	SessionTTL     time.Duration `yaml:"session_ttl"`
+	Prefix         string        `yaml:"prefix"`
 }
+
+// AuthLogin is the auth kind of vendors with a login request.
+const AuthLogin = "login"
 
 // OAuth2ClientCredentials is the auth kind of an OAuth2 client.
 const OAuth2ClientCredentials = "oauth2_client_credentials"
@@ -205,10 +220,20 @@ func (c *Config) validateTokenVendors(bad func(path, format string, args ...any)
 			if a.TokenEncoding != "" && a.TokenEncoding != "form" && a.TokenEncoding != "json" {
 				bad(p+".auth.token_encoding", "must be form or json, got %q", a.TokenEncoding)
 			}
+		case AuthLogin:
+			a := v.Auth
+			if u, err := url.Parse(a.LoginURL); a.LoginURL == "" || err != nil || u.Host == "" {
+				bad(p+".auth.login_url", "required for auth kind login: an absolute URL, got %q", a.LoginURL)
+			} else if u.Scheme != "https" && !(u.Scheme == "http" && v.AllowInsecureHTTP) {
+				bad(p+".auth.login_url", "must be https:// (or http:// with allow_insecure_http: true), got %s://", u.Scheme)
+			}
+			if a.SessionTTL < 0 {
+				bad(p+".auth.session_ttl", "must not be negative, got %v", a.SessionTTL)
+			}
 		default:
-			bad(p+".auth.kind", "must be header, basic, %s or none, got %q", OAuth2ClientCredentials, v.Auth.Kind)
+			bad(p+".auth.kind", "must be header, basic, %s, login or none, got %q", OAuth2ClientCredentials, v.Auth.Kind)
 		}
-		if v.Auth.Header != "" && v.Auth.Value.IsZero() {
+		if v.Auth.Header != "" && v.Auth.Value.IsZero() && v.Auth.Kind != AuthLogin {
 			bad(p+".auth.value", "required with auth.header (give it as env:NAME or file:/path)")
 		}
 		switch v.Idempotency {

@@ -64,6 +64,7 @@ token_vendors:
   - name: sunking
     url_template: https://x.example/{serial}
     response: {permanent_status: [302], token_regex: "(a)(b)"}
+    auth: {kind: login, login_url: "ftp://x.example/login", session_ttl: -1s}
   - name: openpaygo
     url_template: https://x.example/
     response: {token_path: $.token}
@@ -84,6 +85,8 @@ token_vendors:
 		"token_vendors[0].timeout: must be up to 90s",
 		"token_vendors[0].response.token_path: required unless response.token_regex or response.ack_only",
 		"token_vendors[1].response.token_regex: at most one group (the code), got 2",
+		"token_vendors[1].auth.login_url: must be https://",
+		"token_vendors[1].auth.session_ttl: must not be negative",
 		`token_vendors[1].name: "sunking" is used by another token vendor`,
 		"token_vendors[1].response.permanent_status[0]: must be an HTTP error status",
 		`token_vendors[2].name: "openpaygo" is a built-in token scheme`,

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/payg-gateway/gateway/adapters"
+	"github.com/payg-gateway/gateway/adapters/internal/tokencache"
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/core"
@@ -88,7 +89,7 @@ type Vendor struct {
 	timeout    time.Duration
 	client     *http.Client
 	clock      core.Clock
-	oauth      *oauthSource // nil unless auth kind oauth2_client_credentials
+	session    *session // nil unless auth kind oauth2_client_credentials or login
 }
 
 var _ payg.AsyncTokenEngine = (*Vendor)(nil)
@@ -186,16 +187,68 @@ func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 	if v.client == nil {
 		v.client = webhook.NewClient(webhook.Egress{AllowPrivate: cfg.AllowPrivateNetworks, AllowLoopback: cfg.AllowLoopback}, v.timeout)
 	}
-	if cfg.Auth.Kind == config.OAuth2ClientCredentials {
-		if cfg.Auth.TokenURL == "" || cfg.Auth.ClientID == "" {
-			return nil, fail("auth", fmt.Errorf("%s needs token_url and client_id", config.OAuth2ClientCredentials))
-		}
-		if _, err := url.Parse(cfg.Auth.TokenURL); err != nil {
-			return nil, fail("auth.token_url", err)
-		}
-		v.oauth = &oauthSource{cfg: cfg.Auth, client: v.client, clock: v.clock, timeout: v.timeout}
+	if err := v.newSession(); err != nil {
+		return nil, err
 	}
 	return v, nil
+}
+
+// newSession sets up the token an auth kind fetches before requests.
+func (v *Vendor) newSession() error {
+	a := v.cfg.Auth
+	s := &session{header: "Authorization", prefix: "Bearer "}
+	var fetch tokencache.Fetch
+	switch a.Kind {
+	case config.OAuth2ClientCredentials:
+		if a.TokenURL == "" || a.ClientID == "" {
+			return fmt.Errorf("auth: %s needs token_url and client_id", config.OAuth2ClientCredentials)
+		}
+		if _, err := url.Parse(a.TokenURL); err != nil {
+			return fmt.Errorf("auth.token_url: %w", err)
+		}
+		o := &oauthSource{cfg: a, client: v.client, timeout: v.timeout}
+		fetch = o.fetch
+	case config.AuthLogin:
+		if a.LoginURL == "" {
+			return fmt.Errorf("auth.login_url: required for auth kind %s", config.AuthLogin)
+		}
+		l := &loginSource{url: a.LoginURL, form: v.form, ttl: a.SessionTTL, client: v.client, timeout: v.timeout}
+		if a.LoginBody != nil {
+			b, err := parseBody(a.LoginBody, v.secrets)
+			if err != nil {
+				return fmt.Errorf("auth.login_body: %w", err)
+			}
+			tree, err := b.render(map[string]string{}, v.secrets)
+			if err != nil {
+				return fmt.Errorf("auth.login_body: %w", err)
+			}
+			if l.form {
+				l.body, err = encodeForm(tree)
+			} else {
+				l.body, err = encodeJSON(tree)
+			}
+			if err != nil {
+				return fmt.Errorf("auth.login_body: %w", err)
+			}
+		}
+		if a.LoginTokenPath != "" {
+			p, err := parsePath(a.LoginTokenPath)
+			if err != nil {
+				return fmt.Errorf("auth.login_token_path: %w", err)
+			}
+			l.path = p
+		}
+		if a.Header != "" {
+			s.header = a.Header
+		}
+		s.prefix = a.Prefix
+		fetch = l.fetch
+	default:
+		return nil
+	}
+	s.cache = tokencache.New(fetch, v.clock, tokenMargin)
+	v.session = s
+	return nil
 }
 
 // Name is the vendor's name: its token scheme.
@@ -339,7 +392,7 @@ func (v *Vendor) render(p payload) (request, error) {
 		hr, _ := http.NewRequest(http.MethodGet, "/", nil)
 		hr.SetBasicAuth(a.Username, a.Password.Value())
 		req.header.Set("Authorization", hr.Header.Get("Authorization"))
-	case a.Header != "" && a.Kind != "none":
+	case a.Header != "" && a.Kind != "none" && v.session == nil:
 		req.header.Set(a.Header, a.Value.Value())
 	}
 	if h := v.cfg.IdempotencyHeader; h != "" {

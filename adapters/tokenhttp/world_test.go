@@ -122,6 +122,9 @@ func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Opt
 	if strings.HasPrefix(cfg.Auth.TokenURL, "/") {
 		cfg.Auth.TokenURL = w.fake.URL() + cfg.Auth.TokenURL
 	}
+	if strings.HasPrefix(cfg.Auth.LoginURL, "/") {
+		cfg.Auth.LoginURL = w.fake.URL() + cfg.Auth.LoginURL
+	}
 	cfg.AllowInsecureHTTP, cfg.AllowLoopback = true, true
 	v, err := tokenhttp.New(cfg, tokenhttp.Options{Clock: clock})
 	if err != nil {

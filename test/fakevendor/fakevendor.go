@@ -65,6 +65,15 @@ type Options struct {
 	// needs "Authorization: Bearer" with a token it issued and has not
 	// revoked (401 otherwise).
 	OAuth *OAuth
+	// Login, when set, makes the vendor a login server (see Login).
+	Login *Login
+}
+
+// Login configures the fake's login endpoint (Steama's shape): a JSON
+// POST of username and password answered {"token": …}; every other request
+// needs "Authorization: Token …" with a session token it issued.
+type Login struct {
+	Path, Username, Password string
 }
 
 // OAuth configures the fake's token endpoint.
@@ -149,7 +158,7 @@ func (v *Vendor) mint(key string) string {
 	return c
 }
 
-// TokenRequests counts the requests to the OAuth token endpoint.
+// TokenRequests counts the requests to the OAuth token or login endpoint.
 func (v *Vendor) TokenRequests() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -193,15 +202,45 @@ func (v *Vendor) serveToken(w http.ResponseWriter, r *http.Request, body []byte)
 	_, _ = w.Write(b)
 }
 
+// serveLogin answers the login endpoint.
+func (v *Vendor) serveLogin(w http.ResponseWriter, body []byte) {
+	var creds struct{ Username, Password string }
+	_ = json.Unmarshal(body, &creds)
+	v.mu.Lock()
+	v.tokenReq++
+	tok := fmt.Sprintf("session-%d", v.tokenReq)
+	ok := creds.Username == v.o.Login.Username && creds.Password == v.o.Login.Password
+	if ok {
+		v.tokens[tok] = true
+	}
+	v.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"non_field_errors":["Unable to log in with provided credentials."]}`))
+		return
+	}
+	b, _ := json.Marshal(map[string]string{"token": tok})
+	_, _ = w.Write(b)
+}
+
 func (v *Vendor) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	if v.o.OAuth != nil {
-		if r.URL.Path == v.o.OAuth.Path {
+	if v.o.OAuth != nil || v.o.Login != nil {
+		prefix := "Bearer "
+		switch {
+		case v.o.OAuth != nil && r.URL.Path == v.o.OAuth.Path:
 			v.serveToken(w, r, body)
 			return
+		case v.o.Login != nil && r.URL.Path == v.o.Login.Path:
+			v.serveLogin(w, body)
+			return
+		case v.o.Login != nil:
+			prefix = "Token "
 		}
+		auth := r.Header.Get("Authorization")
 		v.mu.Lock()
-		valid := v.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+		valid := strings.HasPrefix(auth, prefix) && v.tokens[strings.TrimPrefix(auth, prefix)]
 		v.mu.Unlock()
 		if !valid {
 			w.Header().Set("Content-Type", "application/json")

@@ -11,59 +11,38 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/payg-gateway/gateway/adapters/internal/tokencache"
 	"github.com/payg-gateway/gateway/config"
-	"github.com/payg-gateway/gateway/core"
 )
 
 // Access tokens without an expires_in are kept this long.
 const defaultTokenLifetime = 5 * time.Minute
 
-// maxTokenMargin bounds how long before its expiry a cached access token
-// is fetched again (a tenth of its lifetime, at most this).
-const maxTokenMargin = time.Minute
+// tokenMargin is how long before its expiry a cached access token is
+// fetched again (at most half its lifetime).
+const tokenMargin = time.Minute
 
-// oauthSource fetches and caches a vendor's OAuth2 client-credentials
-// access token. Fetches are single-flight: concurrent requests wait for
-// the one in progress instead of asking the authorisation server again.
+// untilRefused is the lifetime of a login session without a session_ttl:
+// it is kept until the vendor refuses it.
+const untilRefused = 100 * 365 * 24 * time.Hour
+
+// session is a vendor's cached access or session token (auth kinds
+// oauth2_client_credentials and login), sent as header: prefix + token.
+// The cache (adapters/internal/tokencache) fetches one at a time however
+// many requests want it.
+type session struct {
+	cache  *tokencache.Cache
+	header string
+	prefix string
+}
+
+// oauthSource fetches OAuth2 client-credentials access tokens.
 type oauthSource struct {
 	cfg     config.TokenVendorAuth
 	client  *http.Client
-	clock   core.Clock
 	timeout time.Duration
-
-	mu      sync.Mutex
-	token   string
-	expires time.Time
-}
-
-// get returns a valid access token, fetching one if the cached one is
-// missing or about to expire.
-func (o *oauthSource) get(ctx context.Context) (string, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.token != "" && o.clock.Now().Before(o.expires) {
-		return o.token, nil
-	}
-	tok, lifetime, err := o.fetch(ctx)
-	if err != nil {
-		return "", err
-	}
-	margin := min(lifetime/10, maxTokenMargin)
-	o.token, o.expires = tok, o.clock.Now().Add(lifetime-margin)
-	return tok, nil
-}
-
-// invalidate drops token from the cache if it is still the cached one
-// (the vendor refused it: revoked, or expired early).
-func (o *oauthSource) invalidate(token string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.token == token {
-		o.token = ""
-	}
 }
 
 // fetch asks the authorisation server for an access token.
@@ -135,23 +114,86 @@ func (o *oauthSource) fetch(ctx context.Context) (string, time.Duration, error) 
 // vendor refused the request, so nothing was issued and resending is safe.
 // Failing to get a token is retryable (the request never went out).
 func (v *Vendor) sendAuthorized(ctx context.Context, r request) answer {
-	if v.oauth == nil {
+	if v.session == nil {
 		return v.send(ctx, r)
 	}
 	var a answer
 	for try := range 2 {
-		tok, err := v.oauth.get(ctx)
+		tok, err := v.session.cache.Token(ctx)
 		if err != nil {
 			return answer{kind: retryable, unhealthy: true, reason: v.redact("access token: " + err.Error())}
 		}
 		r.header = r.header.Clone()
-		r.header.Set("Authorization", "Bearer "+tok)
+		r.header.Set(v.session.header, v.session.prefix+tok)
 		a = v.send(ctx, r)
 		a.reason = strings.ReplaceAll(a.reason, tok, "[redacted]")
 		if (a.status != http.StatusUnauthorized && a.status != http.StatusForbidden) || try == 1 {
 			break
 		}
-		v.oauth.invalidate(tok)
+		v.session.cache.Invalidate(tok)
 	}
 	return a
+}
+
+// loginSource logs in to a vendor for a session token (auth kind login).
+type loginSource struct {
+	url     string
+	body    []byte
+	form    bool
+	path    jsonPath // nil: the whole answer is the token
+	ttl     time.Duration
+	client  *http.Client
+	timeout time.Duration
+}
+
+// fetch logs in. The token is at the path, or is the whole answer: a bare
+// JSON string or text. An empty token or "false" is a refused login.
+func (l *loginSource) fetch(ctx context.Context) (string, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(l.body))
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if l.form {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := l.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return "", 0, err
+	}
+	text := strings.TrimSpace(string(raw))
+	var doc any
+	isJSON := json.Unmarshal(raw, &doc) == nil
+	tok := ""
+	switch {
+	case l.path != nil:
+		if isJSON {
+			tok, _ = l.path.getText(doc)
+		}
+	case isJSON:
+		tok, _ = doc.(string)
+	default:
+		tok = text
+	}
+	tok = strings.TrimSpace(tok)
+	if resp.StatusCode/100 != 2 || tok == "" || tok == "false" {
+		return "", 0, fmt.Errorf("login refused: HTTP %d: %s", resp.StatusCode, strings.ToValidUTF8(text[:min(len(text), 200)], "?"))
+	}
+	ttl := l.ttl
+	if ttl <= 0 {
+		ttl = untilRefused
+	}
+	return tok, ttl, nil
 }

@@ -99,3 +99,65 @@ func TestOAuth2Refused(t *testing.T) {
 		}
 	})
 }
+
+// steamaLogin authenticates as Steama does: a login request with the
+// credentials (the fixtures' user) gives a session token, sent as
+// "Authorization: Token …" until the vendor refuses it.
+func steamaLogin(password string) (config.TokenVendor, fakevendor.Options) {
+	cfg := sunKing()
+	cfg.Secrets = map[string]config.Secret{"user": config.NewSecret("test-steama-user"), "password": config.NewSecret(password)}
+	cfg.Auth = config.TokenVendorAuth{
+		Kind: config.AuthLogin, LoginURL: "/get-token/", LoginTokenPath: "$.token", Prefix: "Token ",
+		LoginBody: map[string]any{"username": "{secret.user}", "password": "{secret.password}"},
+	}
+	return cfg, fakevendor.Options{
+		Shape: fakevendor.Shape{Success: func(code string) (int, []byte) {
+			return 200, []byte(`{"token":"` + code + `"}`)
+		}},
+		IdempotencyHeader: "Idempotency-Key",
+		Login:             &fakevendor.Login{Path: "/get-token/", Username: "test-steama-user", Password: "test-steama-pass-DO-NOT-USE"},
+	}
+}
+
+// A login session is kept until the vendor refuses it (no TTL): one login
+// for many requests, one new login after a 401, without an extra attempt.
+func TestLoginSession(t *testing.T) {
+	eachStore(t, func(t *testing.T, b backend) {
+		cfg, fo := steamaLogin("test-steama-pass-DO-NOT-USE")
+		w := newWorld(t, b, cfg, fo, "880000123")
+		issue := func(what string, logins int) {
+			t.Helper()
+			tok := w.pay().Tokens[0]
+			if r := w.next(); r.Outcome != jobs.OutcomeDone {
+				t.Fatalf("%s: outcome %+v", what, r)
+			}
+			if j := w.job(tok.ID); j.Attempts != 1 {
+				t.Errorf("%s: the job spent %d attempts, want 1", what, j.Attempts)
+			}
+			if got := w.fake.TokenRequests(); got != logins {
+				t.Errorf("%s: %d logins, want %d", what, got, logins)
+			}
+		}
+		issue("first", 1)
+		w.clock.Advance(48 * time.Hour)
+		issue("two days later", 1)
+		w.fake.RevokeTokens()
+		issue("after the session was revoked", 2)
+	})
+}
+
+// Refused credentials: no credit request goes out, the token waits.
+func TestLoginRefused(t *testing.T) {
+	eachStore(t, func(t *testing.T, b backend) {
+		cfg, fo := steamaLogin("wrong-password")
+		w := newWorld(t, b, cfg, fo, "880000123")
+		tok := w.pay().Tokens[0]
+		r := w.next()
+		if r.Outcome != jobs.OutcomeRetry || w.token(tok.ID).Status != payg.TokenPending || len(w.fake.Requests()) != 0 {
+			t.Fatalf("outcome %+v, %d requests; want a retry and none", r, len(w.fake.Requests()))
+		}
+		if e := r.Err.Error(); !strings.Contains(e, "login refused") || strings.Contains(e, "wrong-password") {
+			t.Errorf("error %q", e)
+		}
+	})
+}
