@@ -82,7 +82,9 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if err := sealWebhookSecrets(ctx, store, box, log); err != nil {
-		return err
+		// Not fatal: the secrets stay as they are (readable) and the next
+		// start seals them; /readyz tells whether the store is usable.
+		log.Error("sealing plain-text webhook signing secrets failed; they stay as they are until the next start", "err", err)
 	}
 	reg := newRegistry()
 	svc, err := newPAYG(cfg, store, box, clock, log)
