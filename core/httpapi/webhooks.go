@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -40,6 +42,10 @@ type webhookAPI struct {
 	// types are the event types of the document's catalogue; every
 	// subscribed pattern must match one.
 	types []string
+	// mu serialises this process's endpoint edits, so they do not lose
+	// the compare-and-set to each other; edits from other replicas are
+	// met by the compare-and-set itself (see edit).
+	mu sync.Mutex
 }
 
 func (s *Server) newWebhookAPI() *webhookAPI {
@@ -351,16 +357,26 @@ func (a *webhookAPI) update(c *gin.Context) {
 }
 
 // maxEditAttempts bounds the re-reads of an endpoint edit that keeps
-// losing the compare-and-set to concurrent edits.
-const maxEditAttempts = 10
+// losing the compare-and-set to other replicas' edits; after the last the
+// answer is 409 and nothing was changed.
+const maxEditAttempts = 25
 
 // edit reads endpoint id, applies change and stores it over the version it
-// read. An edit that lost the race to another (on this replica or another
-// one sharing the database) reads the endpoint again and redoes the change,
-// so no change is lost, a new secret above all: it was shown once.
+// read. An edit that lost the race to another replica sharing the database
+// waits a little (random, growing), reads the endpoint again and redoes the
+// change, so no change is lost, a new secret above all: it was shown once.
 func (a *webhookAPI) edit(ctx context.Context, tenant, id string, change func(*core.WebhookEndpoint) error) (core.WebhookEndpoint, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var err error
-	for range maxEditAttempts {
+	for attempt := range maxEditAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return core.WebhookEndpoint{}, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt)*int64(10*time.Millisecond)) + 1)):
+			}
+		}
 		var ep core.WebhookEndpoint
 		if ep, err = a.store.WebhookEndpoint(ctx, tenant, id); err != nil {
 			return ep, err

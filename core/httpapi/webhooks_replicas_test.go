@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/httpapi"
@@ -46,7 +47,12 @@ func TestWebhookEditsAcrossReplicas(t *testing.T) {
 		}
 		s.UseSecretBox(box)
 		stores = append(stores, s)
-		apis = append(apis, newAPI(t, s, func(o *httpapi.Options) { o.LookupIP = fakeDNS }))
+		// Reads that take a while widen each edit's read-modify-write
+		// window, so the two replicas' edits overlap.
+		apis = append(apis, newAPI(t, s, func(o *httpapi.Options) {
+			o.LookupIP = fakeDNS
+			o.Webhooks, o.Jobs, o.Events = slowEndpointReads{s}, s, s
+		}))
 	}
 	key := apis[0].key(t, "sunbright-ke", core.ScopeAdmin)
 	c0, c1 := apis[0].client(t, key), apis[1].client(t, key)
@@ -112,4 +118,13 @@ func TestWebhookEditsAcrossReplicas(t *testing.T) {
 	if _, err := bare.WebhookEndpoint(ctx, "sunbright-ke", ep.ID); err == nil {
 		t.Error("a store without the master key reads the endpoint's secrets")
 	}
+}
+
+// slowEndpointReads is a store whose endpoint reads take 20 ms.
+type slowEndpointReads struct{ *postgres.Store }
+
+func (s slowEndpointReads) WebhookEndpoint(ctx context.Context, tenant, id string) (core.WebhookEndpoint, error) {
+	e, err := s.Store.WebhookEndpoint(ctx, tenant, id)
+	time.Sleep(20 * time.Millisecond)
+	return e, err
 }
