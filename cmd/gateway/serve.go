@@ -96,10 +96,11 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepStatuses(ctx, svc, log, time.Minute)
-	runner, err := newJobs(cfg, store, svc, clock, log, reg)
+	runner, err := newJobs(cfg, store, svc, host, clock, log, reg)
 	if err != nil {
 		return err
 	}
+	host.SetJobWaker(runner.Wake)
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	jobsDone := make(chan error, 1)
 	go func() { jobsDone <- runner.Run(jobsCtx) }()

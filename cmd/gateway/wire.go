@@ -117,9 +117,10 @@ func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, int
 	}
 }
 
-// newJobs returns the runner of durable jobs: webhook deliveries and the
-// token vendors' requests (settled through svc).
-func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
+// newJobs returns the runner of durable jobs: webhook deliveries, the
+// token vendors' requests (settled through svc), and the initiation and
+// status checks of payment requests (through host).
+func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, host *callbacks.Host, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
 	vendors, err := newTokenVendors(cfg, clock)
 	if err != nil {
 		return nil, err
@@ -131,8 +132,10 @@ func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, clock cor
 	if err != nil {
 		return nil, err
 	}
-	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
+	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Lease: cfg.Webhooks.Lease, Logger: log})
 	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	registerTokenVendors(r, vendors, svc, log)
+	r.Register(payg.RequestQueue, host.RequestHandler(), nil)
+	r.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
 	return r, nil
 }

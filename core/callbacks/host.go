@@ -37,6 +37,12 @@ type Host struct {
 	health    health
 	// ConfirmTimeout bounds a status query confirming an unsigned callback.
 	confirmTimeout time.Duration
+	// policy drives payment requests and the janitor (requests.go).
+	policy RequestPolicy
+	// wake, when set, makes the job runner look for due jobs now.
+	wake func()
+	// requests counts what the initiation and the janitor did.
+	requests *prometheus.CounterVec
 }
 
 // Outcomes counted in gateway_callbacks_total.
@@ -56,7 +62,7 @@ const (
 // New returns a Host. reg receives gateway_callbacks_total.
 func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*Host, error) {
 	h := &Host{svc: svc, instances: make(map[string]Instance, len(instances)), clock: clock, log: log,
-		confirmTimeout: 10 * time.Second}
+		confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy}
 	h.health.last = make(map[string]*InstanceStatus, len(instances))
 	for _, in := range instances {
 		h.instances[in.Config.Name] = in
@@ -68,6 +74,13 @@ func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Lo
 		Help: "Provider callbacks handled, by instance, kind and outcome.",
 	}, []string{"instance", "kind", "outcome"})
 	if err := reg.Register(h.outcomes); err != nil {
+		return nil, err
+	}
+	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_payment_requests_total",
+		Help: "Payment request steps, by instance and step: initiated, refused, retry_later, unknown, reinitiated, checked, settled_by_check, expired.",
+	}, []string{"instance", "step"})
+	if err := reg.Register(h.requests); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -146,12 +159,29 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 	}
 	notices := res.Notices
 	if res.NeedsConfirmation {
-		notices = h.confirm(ctx, log, in, res)
+		later, err := h.confirmLater(ctx, log, in, req, res)
+		if err != nil {
+			return h.fail(log, instance, req.Kind, "schedule confirmation", err)
+		}
+		if later {
+			notices = asPending(res.Notices)
+		} else {
+			notices = h.confirm(ctx, log, in, res)
+		}
 	}
 	outcome := outcomeRecorded
 	for _, n := range notices {
 		n.Instance = instance
 		out, err := h.svc.ApplyNotice(ctx, in.Config.Tenant, n)
+		if errors.Is(err, payg.ErrUnknownRequest) {
+			// Money said to have moved for a request the gateway never
+			// made: nothing is applied (no guessing the contract from
+			// the payer), the callback is kept and alerted on, and the
+			// provider is acknowledged so it stops retrying.
+			res.Quarantine = &adapters.Quarantine{Reason: fmt.Sprintf(
+				"callback for request id %q, which is not a payment request of this gateway: possible spoofing or mis-routing", n.RequestID)}
+			return h.quarantine(ctx, log, in, req, res)
+		}
 		if err != nil {
 			// Not acknowledged: the provider retries, and the retry is
 			// deduplicated. Nothing is lost.
@@ -220,6 +250,7 @@ func (h *Host) quarantine(ctx context.Context, log *slog.Logger, in Instance, re
 	if err != nil {
 		return h.fail(log, in.Config.Name, req.Kind, "quarantine", err)
 	}
+	h.scheduleQuarantineCheck(ctx, log, in, q, res.Ref)
 	h.count(in.Config.Name, req.Kind, outcomeQuarantined)
 	h.health.record(in.Config.Name, h.clock.Now(), fmt.Errorf("%s: quarantined: %s", req.Kind, q.Reason))
 	log.Warn("callback quarantined", "quarantine_id", q.ID, "reason", q.Reason)
@@ -244,24 +275,27 @@ func safeHeaders(h http.Header) map[string][]string {
 // as pending (never applied on the callback's word) for the janitor to
 // query again.
 func (h *Host) confirm(ctx context.Context, log *slog.Logger, in Instance, res *adapters.CallbackResult) []core.PaymentNotice {
-	asPending := func() []core.PaymentNotice {
-		out := make([]core.PaymentNotice, len(res.Notices))
-		for i, n := range res.Notices {
-			n.Status = core.NoticePending
-			out[i] = n
-		}
-		return out
-	}
 	q, ok := in.Adapter.(adapters.StatusQuerier)
 	if !ok {
-		return asPending()
+		return asPending(res.Notices)
 	}
 	qctx, cancel := context.WithTimeout(ctx, h.confirmTimeout)
 	defer cancel()
 	st, err := q.QueryStatus(qctx, res.Ref)
 	if err != nil || st.Async != nil {
 		log.Warn("callback not confirmed by a status query; recorded as pending", "error", err, "request_id", res.Ref.RequestID)
-		return asPending()
+		return asPending(res.Notices)
 	}
 	return []core.PaymentNotice{st.Notice}
+}
+
+// asPending copies notices as pending: recorded with their raw body, never
+// applied on an unconfirmed word.
+func asPending(notices []core.PaymentNotice) []core.PaymentNotice {
+	out := make([]core.PaymentNotice, len(notices))
+	for i, n := range notices {
+		n.Status = core.NoticePending
+		out[i] = n
+	}
+	return out
 }
