@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
+	"github.com/payg-gateway/gateway/core/secretbox"
 )
 
 // Dialect is what differs between the SQL databases.
@@ -42,6 +44,8 @@ type Store struct {
 	write, read *sql.DB
 	d           Dialect
 	clock       core.Clock
+	// box seals webhook signing secrets (UseSecretBox); nil: plain text.
+	box atomic.Pointer[secretbox.Box]
 }
 
 var _ payg.Store = (*Store)(nil)

@@ -35,6 +35,7 @@ func testJobs(t *testing.T, h Harness) {
 	t.Run("ClaimCompleteRetryKill", func(t *testing.T) { testJobLifecycle(t, h) })
 	t.Run("LeaseExpiry", func(t *testing.T) { testJobLeaseExpiry(t, h) })
 	t.Run("ConcurrentClaimers", func(t *testing.T) { testJobConcurrentClaimers(t, h) })
+	t.Run("Order", func(t *testing.T) { testJobOrder(t, h) })
 }
 
 func job(key string) core.Job {
@@ -345,4 +346,90 @@ func testJobConcurrentClaimers(t *testing.T, h Harness) {
 	}
 	t.Logf("%d jobs claimed and completed by %d claimers on %d stores in %v (%.0f jobs/s)",
 		total, len(stores)*perStore, len(stores), took.Round(time.Millisecond), float64(total)/took.Seconds())
+}
+
+func orderedJob(key, order string, seq int64) core.Job {
+	j := job(key)
+	j.OrderKey, j.OrderSeq = order, seq
+	return j
+}
+
+// testJobOrder: jobs of one order key are claimed one after another in
+// OrderSeq order until each has been attempted; a retry that did not
+// attempt the work keeps the later ones waiting, a spent one frees them;
+// other keys and unordered jobs are not held back.
+func testJobOrder(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+	// Enqueued out of sequence order: the sequence decides, not creation.
+	for _, j := range []core.Job{orderedJob("a2", "A", 2), orderedJob("a1", "A", 1), orderedJob("a3", "A", 3),
+		orderedJob("b1", "B", 1), orderedJob("b2", "B", 2), job("free")} {
+		if _, err := s.EnqueueJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Millisecond)
+	}
+	want := func(got []core.Job, keys ...string) {
+		t.Helper()
+		var k []string
+		for _, j := range got {
+			k = append(k, j.Key)
+		}
+		if fmt.Sprint(k) != fmt.Sprint(keys) {
+			t.Fatalf("claimed %v, want %v", k, keys)
+		}
+	}
+	js := claim(t, s, 10, time.Minute)
+	want(js, "a1", "b1", "free")
+	if !js[0].AttemptedAt.IsZero() || js[0].OrderKey != "A" || js[0].OrderSeq != 1 {
+		t.Fatalf("claimed job %+v", js[0])
+	}
+	a1, b1 := js[0], js[1]
+	if err := s.Complete(ctx, js[2]); err != nil {
+		t.Fatal(err)
+	}
+	// Claimed but not attempted yet: the next ones still wait.
+	want(claim(t, s, 10, time.Minute))
+	// a1 is put back without an attempt (an open breaker): a2 waits on.
+	if err := s.Retry(ctx, a1, clock.Now().Add(time.Hour), "breaker open", false); err != nil {
+		t.Fatal(err)
+	}
+	want(claim(t, s, 10, time.Minute))
+	if j, _ := jobByKey(t, s, "a1"); !j.AttemptedAt.IsZero() {
+		t.Fatalf("a job retried without an attempt has AttemptedAt %v", j.AttemptedAt)
+	}
+	// b1 is attempted and fails: b2 goes ahead while b1 waits to retry.
+	if err := s.Retry(ctx, b1, clock.Now().Add(time.Hour), "500", true); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := jobByKey(t, s, "b1"); !j.AttemptedAt.Equal(clock.Now().Truncate(time.Microsecond)) {
+		t.Fatalf("b1 AttemptedAt %v, want now", j.AttemptedAt)
+	}
+	js = claim(t, s, 10, time.Minute)
+	want(js, "b2")
+	if err := s.Kill(ctx, js[0], "gone"); err != nil {
+		t.Fatal(err)
+	}
+	// When a1 is due, it is attempted; then a2, then a3.
+	clock.Advance(time.Hour)
+	js = claim(t, s, 10, time.Minute)
+	want(js, "a1", "b1")
+	if err := s.Complete(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, js[1]); err != nil {
+		t.Fatal(err)
+	}
+	js = claim(t, s, 10, time.Minute)
+	want(js, "a2")
+	// A worker that died holding a2 does not free a3: the lease runs out
+	// and a2 is claimed again first.
+	clock.Advance(2 * time.Minute)
+	js = claim(t, s, 10, time.Minute)
+	want(js, "a2")
+	if err := s.Complete(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	want(claim(t, s, 10, time.Minute), "a3")
 }
