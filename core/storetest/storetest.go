@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
+	t.Run("PaymentStatements", func(t *testing.T) { testPaymentStatements(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.
