@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/payg-gateway/gateway/core"
@@ -24,6 +25,7 @@ type Service struct {
 	engines map[TokenScheme]TokenEngine
 	subs    []EventSubscriber
 	log     *slog.Logger
+	zones   sync.Map // time zone name → *time.Location, loaded once
 }
 
 // Options are a Service's dependencies.
@@ -87,10 +89,14 @@ func (s *Service) location(ctx context.Context, tenant string) (*time.Location, 
 	if err != nil {
 		return nil, core.Tenant{}, err
 	}
+	if loc, ok := s.zones.Load(t.TimeZone); ok {
+		return loc.(*time.Location), t, nil
+	}
 	loc, err := time.LoadLocation(t.TimeZone)
 	if err != nil {
 		return nil, core.Tenant{}, fmt.Errorf("payg: tenant %s time zone: %w", tenant, err)
 	}
+	s.zones.Store(t.TimeZone, loc)
 	return loc, t, nil
 }
 

@@ -102,6 +102,9 @@ type Tx interface {
 	InsertPayment(ctx context.Context, p Payment) error
 	UpdatePayment(ctx context.Context, p Payment) error
 	LockContract(ctx context.Context, tenant, id string) (Contract, error)
+	// LockContractByAccount is LockContract by account number (the
+	// normalised form): a payment's contract read and locked at once.
+	LockContractByAccount(ctx context.Context, tenant, account string) (Contract, error)
 	// UpdateContract stores c's state; c.Version must be the stored version
 	// plus one, else ECONFLICT.
 	UpdateContract(ctx context.Context, c Contract) error

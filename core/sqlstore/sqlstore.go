@@ -55,8 +55,9 @@ type Store struct {
 	// writer is the single writer's FIFO lock (SingleWriter): a channel
 	// of capacity one, whose blocked senders the runtime queues in order.
 	writer chan struct{}
-	// stmts caches the write pool's prepared statements (SingleWriter).
-	stmts *stmtCache
+	// stmts caches the write pool's prepared statements, reads those of
+	// the read pool's single statements (Store.conn) (SingleWriter).
+	stmts, reads *stmtCache
 	// statements counts the SQL statements run, for tests and diagnostics.
 	statements atomic.Int64
 }
@@ -69,6 +70,7 @@ func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
 		s.stmts = &stmtCache{db: write, m: map[string]*sql.Stmt{}}
+		s.reads = &stmtCache{db: read, m: map[string]*sql.Stmt{}}
 	}
 	return s
 }
@@ -83,7 +85,7 @@ func (s *Store) CloseStatements() error {
 	if s.stmts == nil {
 		return nil
 	}
-	return s.stmts.close()
+	return errors.Join(s.stmts.close(), s.reads.close())
 }
 
 // InTx runs fn in a write transaction.
@@ -144,6 +146,17 @@ type stmtCache struct {
 	m  map[string]*sql.Stmt
 }
 
+// get returns q prepared on the pool, preparing it if needed; nil if it
+// does not prepare (it then runs unprepared and reports its error there).
+// Only for callers that hold none of the pool's connections.
+func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
+	if st := c.lookup(q); st != nil {
+		return st
+	}
+	c.prepare(ctx, []string{q})
+	return c.lookup(q)
+}
+
 func (c *stmtCache) lookup(q string) *sql.Stmt {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -156,7 +169,7 @@ func (c *stmtCache) prepare(ctx context.Context, queries []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, q := range queries {
-		if _, ok := c.m[q]; ok {
+		if _, ok := c.m[q]; ok || len(c.m) >= maxCachedStatements {
 			continue
 		}
 		if st, err := c.db.PrepareContext(ctx, q); err == nil {
@@ -164,6 +177,10 @@ func (c *stmtCache) prepare(ctx context.Context, queries []string) {
 		}
 	}
 }
+
+// maxCachedStatements bounds a cache, should a caller build queries with
+// unbounded variety; the ones beyond it run unprepared.
+const maxCachedStatements = 512
 
 func (c *stmtCache) close() error {
 	c.mu.Lock()
@@ -202,6 +219,17 @@ type txn struct {
 	cache  *stmtCache
 	local  map[string]*sql.Stmt
 	missed []string
+	// direct is the read pool's cache when q is the pool itself (no
+	// transaction holds a connection, so preparing there cannot wait on
+	// this txn).
+	direct *stmtCache
+	// Read once per transaction: the last seq given to each contract's
+	// ledger lines and events (see nextSeq), and each tenant's enabled
+	// webhook endpoints, which no write transaction changes. A statement
+	// of this package that writes those rows in a txn by other means must
+	// forget them.
+	ledgerSeq, eventSeq map[string]int64
+	endpoints           map[string][]core.WebhookEndpoint
 }
 
 // querier is what txn runs statements on: a *sql.Tx, or a *sql.DB.
@@ -262,6 +290,9 @@ func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 	if t.count != nil {
 		t.count.Add(1)
+	}
+	if t.direct != nil {
+		return t.direct.get(ctx, q)
 	}
 	if t.cache == nil {
 		return nil
