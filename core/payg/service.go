@@ -64,7 +64,11 @@ const maxAttempts = 5
 func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = s.store.InTx(ctx, fn)
+		if g, ok := s.store.(GroupStore); ok {
+			err = g.InGroupTx(ctx, fn)
+		} else {
+			err = s.store.InTx(ctx, fn)
+		}
 		code := core.ErrorCode(err)
 		if !errors.Is(err, errRetry) && code != core.EUNAVAILABLE {
 			return err

@@ -58,6 +58,8 @@ type Store struct {
 	// stmts caches the write pool's prepared statements, reads those of
 	// the read pool's single statements (Store.conn) (SingleWriter).
 	stmts, reads *stmtCache
+	// group queues callers of InGroupTx (SingleWriter).
+	group *groupQueue
 	// statements counts the SQL statements run, for tests and diagnostics.
 	statements atomic.Int64
 }
@@ -69,6 +71,7 @@ func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
 	s := &Store{write: write, read: read, d: d, clock: clock}
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
+		s.group = &groupQueue{}
 		s.stmts = &stmtCache{db: write, m: map[string]*sql.Stmt{}}
 		s.reads = &stmtCache{db: read, m: map[string]*sql.Stmt{}}
 	}
@@ -230,6 +233,16 @@ type txn struct {
 	// forget them.
 	ledgerSeq, eventSeq map[string]int64
 	endpoints           map[string][]core.WebhookEndpoint
+	// detached runs statements without their caller's cancellation (a
+	// group transaction, where interrupting one caller's statement could
+	// roll back the others' work).
+	detached bool
+}
+
+// forget drops what the txn remembered of rows it read, after a savepoint
+// rolled back writes it may have counted on.
+func (t *txn) forget() {
+	t.ledgerSeq, t.eventSeq = nil, nil
 }
 
 // querier is what txn runs statements on: a *sql.Tx, or a *sql.DB.
@@ -258,7 +271,7 @@ func (t *txn) rebind(q string) string {
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	q = t.rebind(q)
+	ctx, q = t.prep(ctx, q)
 	if st := t.stmt(ctx, q); st != nil {
 		r, err := st.ExecContext(ctx, args...)
 		return r, t.d.Translate(err)
@@ -268,7 +281,7 @@ func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 }
 
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	q = t.rebind(q)
+	ctx, q = t.prep(ctx, q)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -276,13 +289,21 @@ func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	q = t.rebind(q)
+	ctx, q = t.prep(ctx, q)
 	if st := t.stmt(ctx, q); st != nil {
 		rows, err := st.QueryContext(ctx, args...)
 		return rows, t.d.Translate(err)
 	}
 	rows, err := t.q.QueryContext(ctx, q, args...)
 	return rows, t.d.Translate(err)
+}
+
+// prep returns the context and dialect's text a statement runs with.
+func (t *txn) prep(ctx context.Context, q string) (context.Context, string) {
+	if t.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return ctx, t.rebind(q)
 }
 
 // stmt counts a statement about to run and returns its prepared handle in

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/payg-gateway/gateway/adapters/nexus"
@@ -118,5 +120,74 @@ func testPaymentStatements(t *testing.T, h Harness) {
 	}
 	if events == 0 || len(jobs.Items) != events {
 		t.Errorf("%d webhook jobs for %d events, want one each", len(jobs.Items), events)
+	}
+}
+
+// testGroupCommit runs concurrent transactions through InGroupTx, some of
+// which fail or panic after writing: exactly the others' writes are kept,
+// and each caller learns its own outcome.
+func testGroupCommit(t *testing.T, h Harness) {
+	w := newWorld(t, h)
+	g, ok := w.pstore.(payg.GroupStore)
+	if !ok {
+		t.Skipf("%T has no InGroupTx", w.pstore)
+	}
+	ctx := context.Background()
+	const n = 48
+	var before int64
+	counter, counts := w.store.(StatementCounter)
+	if counts {
+		before = counter.Statements()
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = g.InGroupTx(ctx, func(tx payg.Tx) error {
+				c := payg.Customer{
+					ID: fmt.Sprintf("cus_group%03d", i), TenantID: w.tenant, ExternalID: fmt.Sprintf("group-%03d", i),
+					Name: "Group", Phone: "+254700000001", PhoneHash: "h", Language: "en", CreatedAt: w.clock.Now(), UpdatedAt: w.clock.Now(),
+				}
+				if err := tx.InsertCustomer(ctx, c); err != nil {
+					return err
+				}
+				switch i % 4 {
+				case 1:
+					return errors.New("refused")
+				case 2:
+					panic("boom")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	if counts {
+		// More than one statement per caller means savepoints: callers
+		// shared transactions.
+		t.Logf("%d callers ran %d statements", n, counter.Statements()-before)
+	}
+	for i, err := range errs {
+		var got error
+		w.view(t, func(r payg.Reader) error {
+			_, got = r.Customer(ctx, w.tenant, fmt.Sprintf("cus_group%03d", i))
+			return nil
+		})
+		switch i % 4 {
+		case 1, 2:
+			if err == nil {
+				t.Errorf("caller %d: InGroupTx = nil, want its error", i)
+			}
+			if core.ErrorCode(got) != core.ENOTFOUND {
+				t.Errorf("caller %d failed but its customer reads %v, want ENOTFOUND", i, got)
+			}
+		default:
+			if err != nil {
+				t.Errorf("caller %d: InGroupTx = %v, want nil", i, err)
+			}
+			if got != nil {
+				t.Errorf("caller %d succeeded but its customer reads %v", i, got)
+			}
+		}
 	}
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
 	t.Run("PaymentStatements", func(t *testing.T) { testPaymentStatements(t, h) })
+	t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.
