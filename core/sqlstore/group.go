@@ -47,12 +47,14 @@ var _ payg.GroupStore = (*Store)(nil)
 // that, on a single-writer store, may be shared with other callers' (see
 // above). fn's writes commit together or not at all, and it returns after
 // they are durable. Where writers run concurrently (PostgreSQL) it is
-// InTx.
+// InTx. Either way a panic in fn is returned as an error (in a group it
+// must not strand the other callers; elsewhere it behaves the same).
 func (s *Store) InGroupTx(ctx context.Context, fn func(payg.Tx) error) error {
+	run := safely(func(t *txn) error { return fn(t) })
 	if s.group == nil {
-		return s.InTx(ctx, fn)
+		return s.write1(ctx, run)
 	}
-	req := &groupReq{ctx: ctx, fn: safely(func(t *txn) error { return fn(t) }), done: make(chan groupResult, 1)}
+	req := &groupReq{ctx: ctx, fn: run, done: make(chan groupResult, 1)}
 	q := s.group
 	q.mu.Lock()
 	q.waiting = append(q.waiting, req)
