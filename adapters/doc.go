@@ -45,8 +45,12 @@
 //  3. On a Route with Validation set: ValidateCallback with the host's
 //     AccountChecker, send result.Ack at once. Done.
 //  4. Otherwise ParseCallback. If result.Quarantine is set, store the
-//     quarantine record and send result.Ack. If NeedsConfirmation is set,
-//     confirm with QueryStatus(result.Ref) before applying. Otherwise, in
+//     quarantine record and send result.Ack (and, when result.Ref names a
+//     payment request, schedule a status check of it). If
+//     NeedsConfirmation is set and the notices name payment requests,
+//     record them as pending, send result.Ack, and confirm them with
+//     QueryStatus in a durable job; for other notices confirm with
+//     QueryStatus(result.Ref) before applying. Otherwise, in
 //     one transaction, deduplicate each notice on (Instance, ProviderTxID)
 //     — (Instance, RequestID, Status) when ProviderTxID is empty, and
 //     (Instance, ProviderTxID, reversed) for reversals — apply it, handle
@@ -55,4 +59,16 @@
 //
 // Provider statuses an adapter does not know become core.NoticePending;
 // the host's janitor re-queries pending payments with StatusQuerier.
+//
+// # Payment requests
+//
+// POST /v1/payment-requests stores a request with a ReferenceID (see
+// NewReferenceID) and enqueues its initiation; a durable job calls
+// InitiatePayment, never inside a transaction. A *ProviderError that is
+// not Retryable (or an EINVALID refusal) fails the request; a Retryable
+// one is initiated again later; any other error leaves the outcome
+// unknown, and the janitor calls QueryStatus before anything else. An
+// ErrPaymentNotFound answer while the payer's window lasts means the
+// request never landed: it is initiated again with the same ReferenceID.
+// Notices are matched to requests by PaymentNotice.RequestID.
 package adapters

@@ -46,6 +46,9 @@ type Config struct {
 	// TokenVendors are device makers' clouds that issue codes (token
 	// schemes named after them); see TokenVendor.
 	TokenVendors []TokenVendor `yaml:"token_vendors"`
+
+	// SMS configures the customers' text messages; see SMS.
+	SMS SMS `yaml:"sms"`
 }
 
 // Instance is one named adapter instance, e.g. "ke-paybill" running
@@ -102,6 +105,13 @@ type Webhooks struct {
 	AllowLoopback bool `yaml:"allow_loopback"`
 	// Workers is how many deliveries (and other jobs) run at once.
 	Workers int `yaml:"workers"`
+	// Lease is how long a claimed delivery (or other durable job) belongs
+	// to the process that claimed it. A job whose process died (killed,
+	// crashed, lost its machine) runs again once its lease has passed, on
+	// any replica; a shorter lease recovers sooner. It must leave room for
+	// the longest attempt: at least 20s, and at least twice every token
+	// vendor's timeout.
+	Lease time.Duration `yaml:"lease"`
 }
 
 type API struct {
@@ -113,6 +123,14 @@ type API struct {
 	RateBurst int `yaml:"rate_burst"`
 }
 
+// MinJobLease is the shortest webhooks.lease: a delivery attempt may take
+// 15 s, and its handler must end within nine tenths of the lease.
+const MinJobLease = 20 * time.Second
+
+// tokenVendorDefaultTimeout is a token vendor's timeout when it sets none
+// (tokenhttp.DefaultTimeout).
+const tokenVendorDefaultTimeout = 30 * time.Second
+
 // Default returns the zero-setup configuration: listen on :8080 and keep
 // everything in ./data/gateway.db.
 func Default() Config {
@@ -121,7 +139,7 @@ func Default() Config {
 		Store:       Secret{value: "sqlite:./data/gateway.db"},
 		AutoMigrate: true,
 		Log:         Log{Level: "info", Format: "json"},
-		Webhooks:    Webhooks{Workers: 4},
+		Webhooks:    Webhooks{Workers: 4, Lease: 5 * time.Minute},
 		HTTP: HTTP{
 			MaxBodyBytes:      1 << 20,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -131,6 +149,7 @@ func Default() Config {
 			ShutdownTimeout:   30 * time.Second,
 		},
 		API: API{RateLimitPerSecond: 20, RateBurst: 40},
+		SMS: defaultSMS(),
 	}
 }
 
@@ -189,6 +208,18 @@ func (c *Config) Validate() error {
 	if c.Webhooks.Workers < 1 || c.Webhooks.Workers > 256 {
 		bad("webhooks.workers", "must be 1 to 256, got %d", c.Webhooks.Workers)
 	}
+	if c.Webhooks.Lease < MinJobLease {
+		bad("webhooks.lease", "must be at least %v, got %v", MinJobLease, c.Webhooks.Lease)
+	}
+	for i, v := range c.TokenVendors {
+		t := v.Timeout
+		if t == 0 {
+			t = tokenVendorDefaultTimeout
+		}
+		if c.Webhooks.Lease < 2*t {
+			bad("webhooks.lease", "must be at least twice token_vendors[%d].timeout (%v), got %v", i, t, c.Webhooks.Lease)
+		}
+	}
 	seen := map[string]bool{}
 	for i, in := range c.Instances {
 		path := fmt.Sprintf("instances[%d]", i)
@@ -204,6 +235,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateTokenVendors(bad)
+	c.validateSMS(bad)
 	sortFieldErrors(errs)
 	return errors.Join(errs...)
 }

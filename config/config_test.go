@@ -114,6 +114,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"several at once", "listn: x\nlog:\n  format: xml\n", nil, []string{"listn: unknown key", "log.format: must be json or text"}},
 		{"bad environment value", "", map[string]string{"GATEWAY_HTTP_MAX_BODY_BYTES": "ten"}, []string{"GATEWAY_HTTP_MAX_BODY_BYTES (http.max_body_bytes): want an integer"}},
 		{"not YAML", "listen: [\n", nil, []string{"not valid YAML"}},
+		{"short job lease", "webhooks:\n  lease: 5s\n", nil, []string{"webhooks.lease: must be at least 20s"}},
+		{"job lease under a vendor's timeout", "webhooks:\n  lease: 50s\ntoken_vendors:\n  - name: acme\n    url_template: https://acme.example/{serial}\n    response: {token_path: $.token}\n    timeout: 30s\n",
+			nil, []string{"webhooks.lease: must be at least twice token_vendors[0].timeout (30s), got 50s"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,5 +176,16 @@ instances:
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+}
+
+func TestJobLease(t *testing.T) {
+	cfg, err := Load("", env(nil))
+	if err != nil || cfg.Webhooks.Lease != 5*time.Minute {
+		t.Fatalf("default lease %v (%v), want 5m", cfg.Webhooks.Lease, err)
+	}
+	cfg, err = Load("", env(map[string]string{"GATEWAY_WEBHOOKS_LEASE": "20s"}))
+	if err != nil || cfg.Webhooks.Lease != 20*time.Second {
+		t.Fatalf("lease %v (%v), want 20s", cfg.Webhooks.Lease, err)
 	}
 }

@@ -4,6 +4,8 @@
 package all
 
 import (
+	_ "github.com/payg-gateway/gateway/adapters/africastalking"
 	_ "github.com/payg-gateway/gateway/adapters/mpesa"
 	_ "github.com/payg-gateway/gateway/adapters/mtnmomo"
+	_ "github.com/payg-gateway/gateway/adapters/twilio"
 )

@@ -9,7 +9,7 @@ import (
 )
 
 func TestRegistered(t *testing.T) {
-	for _, id := range []string{"payments.mpesa", "payments.mtn_momo"} {
+	for _, id := range []string{"payments.mpesa", "payments.mtn_momo", "sms.africastalking", "sms.twilio"} {
 		if !slices.Contains(adapters.IDs(), id) {
 			t.Errorf("%s is not registered; IDs: %v", id, adapters.IDs())
 		}

@@ -18,9 +18,12 @@
 // Callbacks are not signed. VerifyCallback checks the path token (404) and,
 // when allowed_cidrs is set, the caller's address (403). Even then, with
 // confirm_by_status_query on (the default), CallbackResult.NeedsConfirmation
-// is set: the host calls QueryStatus with CallbackResult.Ref (the path's
-// reference as ProviderRef) and applies the answer, after comparing amount,
-// currency and payer with the attempt.
+// is set: the host acknowledges the callback, records its notice as
+// pending, and a durable job calls QueryStatus with the payment request's
+// stored reference and applies the answer, whose amount and currency must
+// be the request's (else the money waits in suspense). A callback that
+// names no payment request of the gateway is confirmed at once with
+// CallbackResult.Ref (the path's reference as ProviderRef).
 //
 // Notices: RequestID is externalId, ProviderTxID financialTransactionId,
 // Amount and currency from the body, PayerMSISDN payer.partyId. Status

@@ -7,6 +7,8 @@
 //	gateway token openpaygo encode|decode --csv FILE
 //	gateway token nexus encode --csv FILE
 //	gateway apikey create|list|revoke
+//	gateway sim pay|serve-daraja|serve-momo
+//	gateway mpesa register-urls --instance NAME [--config FILE]
 //	gateway webhooks verify --secret whsec_… --id ID --timestamp TS --signature "v1,…" [--body FILE|-]
 //	gateway version
 package main
@@ -58,6 +60,8 @@ Usage:
   gateway apikey create|list|revoke                 manage /v1 API keys (gateway apikey help)
   gateway keys rotate --new-key REF                 re-seal device keys under a new master key
   gateway sim pay --instance N --account A --amount 500  deliver a simulated M-Pesa payment
+  gateway sim serve-daraja|serve-momo [--listen ADDR]  run a fake Daraja or MTN MoMo API
+  gateway mpesa register-urls --instance N          register an M-Pesa instance's C2B URLs
   gateway webhooks verify --secret S --id ID --timestamp TS --signature SIG [--body FILE|-]
                                                     check a webhook delivery's signature
   gateway version                                   print the version
@@ -82,6 +86,8 @@ func run(ctx context.Context, args []string, e env) int {
 		err = apikeyCmd(ctx, rest, e)
 	case "sim":
 		err = simCmd(ctx, rest, e)
+	case "mpesa":
+		err = mpesaCmd(ctx, rest, e)
 	case "keys":
 		err = keysCmd(ctx, rest, e)
 	case "token":

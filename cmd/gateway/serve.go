@@ -87,8 +87,17 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	go sweepStatuses(ctx, svc, log, time.Minute)
-	runner, err := newJobs(cfg, store, svc, clock, log, reg)
+	msgs, err := newMessaging(cfg, store, clock, log)
 	if err != nil {
+		return err
+	}
+	go sweepReminders(ctx, msgs, log, cfg.SMS.ReminderInterval)
+	runner, err := newJobs(cfg, store, svc, host, clock, log, reg)
+	if err != nil {
+		return err
+	}
+	host.SetJobWaker(runner.Wake)
+	if err := registerSMS(runner, cfg, store, host, clock, log, reg); err != nil {
 		return err
 	}
 	jobsCtx, stopJobs := context.WithCancel(ctx)
@@ -122,6 +131,8 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		Events:            store,
 		WebhookEgress:     webhookEgress(cfg),
 		WakeJobs:          runner.Wake,
+		Messages:          store,
+		Messaging:         msgs,
 	})
 	if err != nil {
 		return err

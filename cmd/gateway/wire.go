@@ -17,6 +17,7 @@ import (
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
 	"github.com/payg-gateway/gateway/core/jobs"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 )
 
@@ -29,6 +30,7 @@ type gatewayStore interface {
 	core.JobService
 	core.WebhookStore
 	webhook.EventSource
+	messaging.Store
 }
 
 // newPAYG builds the lease and token engine over store.
@@ -41,9 +43,13 @@ func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.
 	if err != nil {
 		return nil, err
 	}
+	msgs, err := newMessaging(cfg, store, clock, log)
+	if err != nil {
+		return nil, err
+	}
 	return payg.NewService(payg.Options{
 		Store: store, Tenants: store, Clock: clock, Box: box, Logger: log,
-		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}},
+		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}, msgs},
 		Engines: tokenEngines(vendors, map[payg.TokenScheme]payg.TokenEngine{
 			payg.SchemeOpenPAYGO: openpaygo.Engine{},
 			payg.SchemeNexus:     nexus.Engine{},
@@ -89,9 +95,10 @@ func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, int
 	}
 }
 
-// newJobs returns the runner of durable jobs: webhook deliveries and the
-// token vendors' requests (settled through svc).
-func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
+// newJobs returns the runner of durable jobs: webhook deliveries, the
+// token vendors' requests (settled through svc), and the initiation and
+// status checks of payment requests (through host).
+func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, host *callbacks.Host, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
 	vendors, err := newTokenVendors(cfg, clock)
 	if err != nil {
 		return nil, err
@@ -103,8 +110,77 @@ func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, clock cor
 	if err != nil {
 		return nil, err
 	}
-	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
+	r := jobs.New(jobs.Options{Queue: store, Clock: clock, Workers: cfg.Webhooks.Workers, Lease: cfg.Webhooks.Lease, Logger: log})
 	r.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	registerTokenVendors(r, vendors, svc, log)
+	r.Register(payg.RequestQueue, host.RequestHandler(), nil)
+	r.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
 	return r, nil
+}
+
+// newMessaging builds the service that creates the customers' text
+// messages (an event subscriber, reminders, campaigns) from cfg.SMS. It
+// holds no state, so every caller may build its own.
+func newMessaging(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.Logger) (*messaging.Service, error) {
+	templates, err := cfg.SMS.NewTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("config: sms.templates: %w", err)
+	}
+	return messaging.NewService(messaging.Options{Store: store, Tenants: store, Clock: clock, Templates: templates,
+		Settings: cfg.SMS.Settings, MaxAttempts: cfg.SMS.MaxAttempts, Logger: log}), nil
+}
+
+// registerSMS makes r send text messages through the SMS instances the
+// host provisioned, and the host apply their delivery reports. With no SMS
+// instance configured no message is ever created (see config.SMS); the
+// queue is still served, so messages created before an instance was
+// removed wait rather than fail.
+func registerSMS(r *jobs.Runner, cfg config.Config, store gatewayStore, host *callbacks.Host, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) error {
+	senders := host.SMSSenders()
+	var instances []messaging.Instance
+	for name, s := range senders {
+		tune := cfg.SMS.Instances[name]
+		instances = append(instances, messaging.Instance{Name: name, Sender: s, Secondary: tune.Secondary,
+			RatePerSecond: float64(tune.RatePerSecond), Burst: tune.Burst})
+	}
+	sender, err := messaging.NewSender(messaging.SenderOptions{
+		Store: store, Clock: clock, Instances: instances, Route: cfg.SMS.InstanceFor,
+		BreakerFailures: cfg.SMS.BreakerFailures, BreakerOpenFor: cfg.SMS.BreakerOpenFor,
+		Registerer: reg, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("config: sms: %w", err)
+	}
+	r.Register(messaging.Queue, sender, messaging.DefaultRetryPolicy)
+	msgs, err := newMessaging(cfg, store, clock, log)
+	if err != nil {
+		return err
+	}
+	r.Register(messaging.CampaignQueue, msgs.CampaignHandler(), nil)
+	host.SetDeliveries(messaging.Deliveries{Store: store, Clock: clock, Logger: log})
+	host.SetBreakers(sender.BreakerState)
+	if len(senders) == 0 {
+		log.Info("sms: no SMS instance configured; no text messages are created")
+	}
+	return nil
+}
+
+// sweepReminders stores the reminders due (core/messaging) every interval
+// until ctx ends.
+func sweepReminders(ctx context.Context, msgs *messaging.Service, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := msgs.SweepReminders(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("reminder sweep failed", "error", err)
+		} else if n > 0 {
+			log.Info("reminders queued", "messages", n)
+		}
+	}
 }

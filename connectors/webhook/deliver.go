@@ -29,6 +29,7 @@ const (
 	DefaultTimeout         = 15 * time.Second
 	DefaultBreakerFailures = 5
 	DefaultBreakerOpenFor  = time.Minute
+	DefaultRecordTimeout   = 30 * time.Second
 	// MaxRetryAfter caps the wait an endpoint's Retry-After can ask for.
 	MaxRetryAfter = 24 * time.Hour
 )
@@ -55,6 +56,13 @@ type DelivererOptions struct {
 	Logger     *slog.Logger
 	// UserAgent is sent with every delivery.
 	UserAgent string
+	// RecordTimeout bounds the store writes after an attempt (its log
+	// line, disabling an endpoint that answered 410). They run even when
+	// the job's context has ended, since the attempt happened, but not
+	// forever: a write stuck on a silently dead database connection would
+	// hold the worker, and the gateway's shutdown, until the kernel gave
+	// up on the connection.
+	RecordTimeout time.Duration
 }
 
 // Deliverer is the jobs.Handler of Queue. It is safe for concurrent use.
@@ -86,6 +94,9 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = core.SystemClock{}
+	}
+	if o.RecordTimeout <= 0 {
+		o.RecordTimeout = DefaultRecordTimeout
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "payg-gateway-webhooks/1"
@@ -170,7 +181,9 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 	if res.err != nil {
 		a.Error = res.err.Error()
 	}
-	if err := d.o.Store.InsertWebhookAttempt(context.WithoutCancel(ctx), a); err != nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RecordTimeout)
+	defer cancel()
+	if err := d.o.Store.InsertWebhookAttempt(rctx, a); err != nil {
 		// The attempt happened; losing its log line must not resend it.
 		d.log.Error("webhook: record attempt", "job", j.ID, "endpoint", ep.ID, "err", err)
 	}
@@ -185,7 +198,7 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 	case res.status == http.StatusGone:
 		d.metrics.outcome("gone")
 		reason := fmt.Sprintf("answered 410 Gone at %s", now.Format(time.RFC3339))
-		if err := d.o.Store.DisableWebhookEndpoint(context.WithoutCancel(ctx), ep.TenantID, ep.ID, reason, now); err != nil {
+		if err := d.o.Store.DisableWebhookEndpoint(rctx, ep.TenantID, ep.ID, reason, now); err != nil {
 			return fmt.Errorf("webhook: disable endpoint %s after 410: %w", ep.ID, err)
 		}
 		d.log.Warn("webhook: endpoint disabled", "endpoint", ep, "reason", reason)

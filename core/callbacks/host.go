@@ -18,8 +18,16 @@ import (
 
 	"github.com/payg-gateway/gateway/adapters"
 	"github.com/payg-gateway/gateway/core"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 )
+
+// DeliveryApplier takes the delivery reports SMS callbacks carry
+// (messaging.Deliveries): unknown ids are ignored, final states never
+// downgraded, repeats change nothing. An error means nothing was applied.
+type DeliveryApplier interface {
+	ApplyDeliveries(ctx context.Context, instance string, reports []adapters.DeliveryReport) (messaging.DeliveryResult, error)
+}
 
 // Instance is a provisioned adapter instance.
 type Instance struct {
@@ -37,7 +45,25 @@ type Host struct {
 	health    health
 	// ConfirmTimeout bounds a status query confirming an unsigned callback.
 	confirmTimeout time.Duration
+	// deliveries takes SMS delivery reports; nil ignores them.
+	deliveries DeliveryApplier
+	// breakers reports the breaker state of an instance's outgoing calls.
+	breakers func(instance string) (string, bool)
+	// policy drives payment requests and the janitor (requests.go).
+	policy RequestPolicy
+	// wake, when set, makes the job runner look for due jobs now.
+	wake func()
+	// requests counts what the initiation and the janitor did.
+	requests *prometheus.CounterVec
 }
+
+// SetBreakers makes Statuses report each instance's breaker state as f
+// gives it (messaging.Sender.BreakerState). Call it before serving.
+func (h *Host) SetBreakers(f func(instance string) (string, bool)) { h.breakers = f }
+
+// SetDeliveries makes the host hand the delivery reports of SMS callbacks
+// to d. Call it before the host serves callbacks.
+func (h *Host) SetDeliveries(d DeliveryApplier) { h.deliveries = d }
 
 // Outcomes counted in gateway_callbacks_total.
 const (
@@ -46,6 +72,7 @@ const (
 	outcomeSuspense    = "suspense"
 	outcomeRecorded    = "recorded" // a failed or pending notice, kept
 	outcomeQuarantined = "quarantined"
+	outcomeDelivery    = "delivery_report" // SMS delivery reports, no money
 	outcomeAccepted    = "validation_accepted"
 	outcomeRejected    = "validation_rejected"
 	outcomeAuthFailed  = "auth_failed"
@@ -56,7 +83,7 @@ const (
 // New returns a Host. reg receives gateway_callbacks_total.
 func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*Host, error) {
 	h := &Host{svc: svc, instances: make(map[string]Instance, len(instances)), clock: clock, log: log,
-		confirmTimeout: 10 * time.Second}
+		confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy}
 	h.health.last = make(map[string]*InstanceStatus, len(instances))
 	for _, in := range instances {
 		h.instances[in.Config.Name] = in
@@ -70,7 +97,25 @@ func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Lo
 	if err := reg.Register(h.outcomes); err != nil {
 		return nil, err
 	}
+	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_payment_requests_total",
+		Help: "Payment request steps, by instance and step: initiated, refused, retry_later, unknown, reinitiated, checked, settled_by_check, expired.",
+	}, []string{"instance", "step"})
+	if err := reg.Register(h.requests); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// SMSSenders returns the instances that send text messages, by name.
+func (h *Host) SMSSenders() map[string]adapters.SMSSender {
+	out := map[string]adapters.SMSSender{}
+	for name, in := range h.instances {
+		if s, ok := in.Adapter.(adapters.SMSSender); ok {
+			out[name] = s
+		}
+	}
+	return out
 }
 
 // Route is a callback route of one instance.
@@ -146,12 +191,29 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 	}
 	notices := res.Notices
 	if res.NeedsConfirmation {
-		notices = h.confirm(ctx, log, in, res)
+		later, err := h.confirmLater(ctx, log, in, req, res)
+		if err != nil {
+			return h.fail(log, instance, req.Kind, "schedule confirmation", err)
+		}
+		if later {
+			notices = asPending(res.Notices)
+		} else {
+			notices = h.confirm(ctx, log, in, res)
+		}
 	}
 	outcome := outcomeRecorded
 	for _, n := range notices {
 		n.Instance = instance
 		out, err := h.svc.ApplyNotice(ctx, in.Config.Tenant, n)
+		if errors.Is(err, payg.ErrUnknownRequest) {
+			// Money said to have moved for a request the gateway never
+			// made: nothing is applied (no guessing the contract from
+			// the payer), the callback is kept and alerted on, and the
+			// provider is acknowledged so it stops retrying.
+			res.Quarantine = &adapters.Quarantine{Reason: fmt.Sprintf(
+				"callback for request id %q, which is not a payment request of this gateway: possible spoofing or mis-routing", n.RequestID)}
+			return h.quarantine(ctx, log, in, req, res)
+		}
 		if err != nil {
 			// Not acknowledged: the provider retries, and the retry is
 			// deduplicated. Nothing is lost.
@@ -165,6 +227,20 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 			log.Warn("payment held in suspense", "payment_id", out.Payment.ID, "reason", out.Suspense.Reason)
 		case out.Payment.Status == payg.PaymentApplied:
 			outcome = outcomeApplied
+		}
+	}
+	if len(res.Deliveries) > 0 {
+		if h.deliveries == nil {
+			log.Warn("delivery reports ignored: messaging is not configured", "reports", len(res.Deliveries))
+		} else {
+			dr, err := h.deliveries.ApplyDeliveries(ctx, instance, res.Deliveries)
+			if err != nil {
+				return h.fail(log, instance, req.Kind, "deliveries", err)
+			}
+			log.Debug("delivery reports applied", "applied", dr.Applied, "unchanged", dr.Unchanged, "unknown", dr.Unknown)
+		}
+		if len(notices) == 0 {
+			outcome = outcomeDelivery
 		}
 	}
 	if res.Outcome != nil {
@@ -220,6 +296,7 @@ func (h *Host) quarantine(ctx context.Context, log *slog.Logger, in Instance, re
 	if err != nil {
 		return h.fail(log, in.Config.Name, req.Kind, "quarantine", err)
 	}
+	h.scheduleQuarantineCheck(ctx, log, in, q, res.Ref)
 	h.count(in.Config.Name, req.Kind, outcomeQuarantined)
 	h.health.record(in.Config.Name, h.clock.Now(), fmt.Errorf("%s: quarantined: %s", req.Kind, q.Reason))
 	log.Warn("callback quarantined", "quarantine_id", q.ID, "reason", q.Reason)
@@ -244,24 +321,27 @@ func safeHeaders(h http.Header) map[string][]string {
 // as pending (never applied on the callback's word) for the janitor to
 // query again.
 func (h *Host) confirm(ctx context.Context, log *slog.Logger, in Instance, res *adapters.CallbackResult) []core.PaymentNotice {
-	asPending := func() []core.PaymentNotice {
-		out := make([]core.PaymentNotice, len(res.Notices))
-		for i, n := range res.Notices {
-			n.Status = core.NoticePending
-			out[i] = n
-		}
-		return out
-	}
 	q, ok := in.Adapter.(adapters.StatusQuerier)
 	if !ok {
-		return asPending()
+		return asPending(res.Notices)
 	}
 	qctx, cancel := context.WithTimeout(ctx, h.confirmTimeout)
 	defer cancel()
 	st, err := q.QueryStatus(qctx, res.Ref)
 	if err != nil || st.Async != nil {
 		log.Warn("callback not confirmed by a status query; recorded as pending", "error", err, "request_id", res.Ref.RequestID)
-		return asPending()
+		return asPending(res.Notices)
 	}
 	return []core.PaymentNotice{st.Notice}
+}
+
+// asPending copies notices as pending: recorded with their raw body, never
+// applied on an unconfirmed word.
+func asPending(notices []core.PaymentNotice) []core.PaymentNotice {
+	out := make([]core.PaymentNotice, len(notices))
+	for i, n := range notices {
+		n.Status = core.NoticePending
+		out[i] = n
+	}
+	return out
 }

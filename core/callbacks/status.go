@@ -20,6 +20,10 @@ type InstanceStatus struct {
 	LastCallbackAt time.Time
 	LastError      string
 	LastErrorAt    time.Time
+	// BreakerState is the state of the circuit breaker around the
+	// instance's outgoing calls (closed, half_open, open), empty when it
+	// has none.
+	BreakerState string
 }
 
 // health tracks each instance's last callback and last error, in memory:
@@ -48,7 +52,11 @@ func (h *Host) Statuses() []InstanceStatus {
 	defer h.health.mu.Unlock()
 	out := make([]InstanceStatus, 0, len(h.health.last))
 	for _, st := range h.health.last {
-		out = append(out, *st)
+		c := *st
+		if h.breakers != nil {
+			c.BreakerState, _ = h.breakers(c.Name)
+		}
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b InstanceStatus) int {
 		switch {

@@ -8,8 +8,8 @@ import (
 	"github.com/payg-gateway/gateway/core/callbacks"
 )
 
-// breakerNone is the breaker state of every adapter instance: adapters
-// have no circuit breaker around their provider calls yet.
+// breakerNone is the breaker state of an adapter instance without a
+// circuit breaker around its provider calls (SMS instances have one).
 const breakerNone = "none"
 
 type adapterJSON struct {
@@ -31,7 +31,14 @@ func renderAdapter(st callbacks.InstanceStatus) adapterJSON {
 	}
 	return adapterJSON{Name: st.Name, Adapter: st.Adapter, Tenant: st.Tenant, Currency: st.Currency, Capabilities: caps,
 		LastCallbackAt: optTimestamp(st.LastCallbackAt), LastError: optString(st.LastError),
-		LastErrorAt: optTimestamp(st.LastErrorAt), BreakerState: breakerNone}
+		LastErrorAt: optTimestamp(st.LastErrorAt), BreakerState: breakerState(st.BreakerState)}
+}
+
+func breakerState(s string) string {
+	if s == "" {
+		return breakerNone
+	}
+	return s
 }
 
 // listAdapters lists the caller's tenant's adapter instances, by name,

@@ -9,6 +9,7 @@ import (
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
 	"github.com/payg-gateway/gateway/core/httpapi"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/postgres"
 	"github.com/payg-gateway/gateway/core/postgres/pgtest"
 	"github.com/payg-gateway/gateway/core/sqlite"
@@ -37,6 +38,11 @@ func fixtureDefaults(t *testing.T, o *httpapi.Options) {
 			t.Fatal(err)
 		}
 		o.Callbacks = h
+	}
+	if o.Messages == nil {
+		if s, ok := innerStore(o.Store).(messaging.Store); ok {
+			o.Messages = s
+		}
 	}
 	if o.Webhooks == nil {
 		if s, ok := innerStore(o.Store).(webhookStores); ok {

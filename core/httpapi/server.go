@@ -22,6 +22,7 @@ import (
 	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 	"github.com/payg-gateway/gateway/openapi"
 )
@@ -85,6 +86,12 @@ type Options struct {
 	// they go out at once rather than at the job runner's next poll
 	// (jobs.Runner.Wake).
 	WakeJobs func()
+
+	// Messages is the store of the customers' text messages
+	// (/v1/messages); nil answers those operations 503.
+	Messages messaging.Store
+	// Messaging creates campaigns (/v1/campaigns); nil answers them 503.
+	Messaging *messaging.Service
 }
 
 // Server serves the gateway's HTTP API.

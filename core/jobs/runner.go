@@ -41,6 +41,7 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultLease        = 5 * time.Minute
 	DefaultStopTimeout  = 30 * time.Second
+	DefaultClaimTimeout = 30 * time.Second
 )
 
 // Options configure a Runner.
@@ -60,6 +61,11 @@ type Options struct {
 	// in-flight handlers before cancelling their contexts.
 	StopTimeout time.Duration
 	Logger      *slog.Logger
+	// ClaimTimeout bounds one claim: a claim stuck on a dead database
+	// connection (a failover, a partition: no reset ever comes) is given
+	// up and tried again at the next poll, instead of stopping the runner
+	// until the kernel times the connection out.
+	ClaimTimeout time.Duration
 	// Observe, when set, is called after each job's outcome is stored
 	// (metrics, tests).
 	Observe func(Result)
@@ -119,6 +125,9 @@ func New(o Options) *Runner {
 	}
 	if o.StopTimeout <= 0 {
 		o.StopTimeout = DefaultStopTimeout
+	}
+	if o.ClaimTimeout <= 0 {
+		o.ClaimTimeout = DefaultClaimTimeout
 	}
 	if o.Clock == nil {
 		o.Clock = core.SystemClock{}
@@ -210,7 +219,9 @@ func (r *Runner) poll(ctx, hctx context.Context, wg *sync.WaitGroup, slots chan 
 		if free == 0 {
 			return true
 		}
-		jobs, err := r.o.Queue.Claim(ctx, q.name, free, r.o.Lease)
+		cctx, cancel := context.WithTimeout(ctx, r.o.ClaimTimeout)
+		jobs, err := r.o.Queue.Claim(cctx, q.name, free, r.o.Lease)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Error("jobs: claim", "queue", q.name, "err", err)

@@ -256,3 +256,55 @@ func TestRunnerNeedsAQueue(t *testing.T) {
 		t.Fatal("Run with no queue registered = nil")
 	}
 }
+
+// stuckQueue's first claim hangs until its context ends, as a claim on a
+// database connection that silently died does.
+type stuckQueue struct {
+	core.JobQueue
+	claims atomic.Int32
+}
+
+func (q *stuckQueue) Claim(ctx context.Context, queue string, limit int, lease time.Duration) ([]core.Job, error) {
+	if q.claims.Add(1) == 1 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return q.JobQueue.Claim(ctx, queue, limit, lease)
+}
+
+func TestRunnerGivesUpAStuckClaim(t *testing.T) {
+	clock := coretest.NewClock(epoch)
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "g.db"), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnqueueJob(context.Background(), core.Job{TenantID: core.DefaultTenantID, Queue: "q", Key: "after-the-stuck-claim"}); err != nil {
+		t.Fatal(err)
+	}
+	q := &stuckQueue{JobQueue: s}
+	results := make(chan jobs.Result, 1)
+	r := jobs.New(jobs.Options{Queue: q, Clock: clock, PollInterval: 10 * time.Millisecond, ClaimTimeout: 50 * time.Millisecond,
+		Observe: func(res jobs.Result) { results <- res }})
+	r.Register("q", jobs.HandlerFunc(func(context.Context, core.Job) error { return nil }), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	select {
+	case res := <-results:
+		if res.Outcome != jobs.OutcomeDone || q.claims.Load() < 2 {
+			t.Fatalf("result %+v after %d claims", res, q.claims.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the runner is stuck on its first claim: no job ran within 10s")
+	}
+}

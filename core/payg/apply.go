@@ -25,6 +25,9 @@ type Outcome struct {
 	Tokens   []Token
 	// Allocation is the lease arithmetic of an applied payment.
 	Allocation *lease.Result
+	// Request is the payment request the notice was about, if any, as
+	// the notice left it.
+	Request *PaymentRequest
 }
 
 // ApplyNotice records a provider's notice for tenant and, if it says money
@@ -49,7 +52,14 @@ func (s *Service) ApplyNotice(ctx context.Context, tenant string, n core.Payment
 	var out Outcome
 	err = s.inTx(ctx, func(tx Tx) error {
 		out = Outcome{}
-		return s.applyNotice(ctx, tx, tenant, loc, n, &out)
+		req, err := s.requestOf(ctx, tx, tenant, n)
+		if err != nil {
+			return err
+		}
+		if err := s.applyNotice(ctx, tx, tenant, loc, n, req, &out); err != nil {
+			return err
+		}
+		return s.settleRequest(ctx, tx, req, n, &out)
 	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("payg: apply %s notice %s: %w", n.Instance, n.ProviderTxID, err)
@@ -78,7 +88,7 @@ func validateNotice(n core.PaymentNotice) error {
 	return core.Errorf(core.EINVALID, "notice: status %q is not handled by ApplyNotice", n.Status)
 }
 
-func (s *Service) applyNotice(ctx context.Context, tx Tx, tenant string, loc *time.Location, n core.PaymentNotice, out *Outcome) error {
+func (s *Service) applyNotice(ctx context.Context, tx Tx, tenant string, loc *time.Location, n core.PaymentNotice, req *PaymentRequest, out *Outcome) error {
 	now := s.clock.Now()
 	existing, err := tx.PaymentByKey(ctx, n.Instance, n.ProviderTxID)
 	if n.Status == core.NoticeReversed {
@@ -112,7 +122,7 @@ func (s *Service) applyNotice(ctx context.Context, tx Tx, tenant string, loc *ti
 		return s.savePayment(ctx, tx, p, update)
 	}
 
-	c, reason, detail, err := s.match(ctx, tx, tenant, p)
+	c, reason, detail, err := s.matchFor(ctx, tx, tenant, p, req)
 	if err != nil {
 		return err
 	}

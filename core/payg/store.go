@@ -69,6 +69,26 @@ type Reader interface {
 	ListSuspense(ctx context.Context, tenant string, status SuspenseStatus, page core.PageRequest) (core.Page[SuspenseItem], error)
 	ListEvents(ctx context.Context, tenant string, q EventQuery, page core.PageRequest) (core.Page[Event], error)
 	ListQuarantine(ctx context.Context, tenant string, page core.PageRequest) (core.Page[Quarantined], error)
+
+	// PaymentRequest returns one payment request of tenant.
+	PaymentRequest(ctx context.Context, tenant, id string) (PaymentRequest, error)
+	// PaymentRequestByRequestID finds a payment request by the id the
+	// provider's callbacks carry, in any tenant (instance names are
+	// global); ENOTFOUND if there is none.
+	PaymentRequestByRequestID(ctx context.Context, instance, requestID string) (PaymentRequest, error)
+	// QuarantinedCallback returns one quarantined callback of tenant.
+	QuarantinedCallback(ctx context.Context, tenant, id string) (Quarantined, error)
+	// OpenQuarantineByRequestID lists the open quarantined callbacks of
+	// instance about requestID, in any tenant, oldest first.
+	OpenQuarantineByRequestID(ctx context.Context, instance, requestID string) ([]Quarantined, error)
+	// ListPaymentRequests lists payment requests by creation time then id.
+	ListPaymentRequests(ctx context.Context, tenant string, q PaymentRequestQuery, page core.PageRequest) (core.Page[PaymentRequest], error)
+}
+
+// PaymentRequestQuery filters a payment request list.
+type PaymentRequestQuery struct {
+	ContractID string
+	Status     RequestStatus
 }
 
 // ContractQuery filters a contract list at the store; zero fields do not
@@ -135,6 +155,19 @@ type Tx interface {
 	// with Seq set.
 	InsertEvent(ctx context.Context, e Event) (Event, error)
 	InsertQuarantine(ctx context.Context, q Quarantined) error
+	// ResolveQuarantine marks an open quarantined callback resolved at
+	// at; ENOTFOUND when there is no such open callback.
+	ResolveQuarantine(ctx context.Context, tenant, id string, at time.Time) error
+	// InsertPaymentRequest fails with ECONFLICT when (Instance, RequestID)
+	// or (Instance, ReferenceID) is taken.
+	InsertPaymentRequest(ctx context.Context, r PaymentRequest) error
+	// LockPaymentRequest reads a payment request and locks it until the
+	// transaction ends.
+	LockPaymentRequest(ctx context.Context, tenant, id string) (PaymentRequest, error)
+	// UpdatePaymentRequest stores r's mutable fields (RequestID,
+	// ProviderRef, Status, Reason, PaymentID, Initiations, Checks,
+	// UpdatedAt, InitiatedAt, FinishedAt).
+	UpdatePaymentRequest(ctx context.Context, r PaymentRequest) error
 	// EnqueueJob stores a durable job in this transaction, so it exists
 	// if and only if the transaction commits (see core.JobService for the
 	// defaults of zero fields). A job whose Key is taken is a no-op, not

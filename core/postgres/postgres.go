@@ -41,6 +41,18 @@ var (
 	_ payg.Store = (*Store)(nil)
 )
 
+// DefaultIdleInTransactionTimeout is the gateway sessions'
+// idle_in_transaction_session_timeout unless the DSN sets one. A gateway
+// that vanishes mid-transaction without a word (a network partition, a
+// NAT that forgot the flow) leaves the server waiting with the
+// transaction's row locks held, by default until its TCP keepalive gives
+// up two hours later, and every payment to those contracts waits with it.
+// The gateway's transactions never sit idle (no network call inside one),
+// so the server ends one idle this long and releases its locks.
+const DefaultIdleInTransactionTimeout = "30s"
+
+const idleInTxParam = "idle_in_transaction_session_timeout"
+
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string; pgx pool parameters such as pool_max_conns are
 // honoured). It does not migrate; call Migrate.
@@ -49,6 +61,9 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 	if err != nil {
 		// The error may quote the DSN, password included: keep it out.
 		return nil, errors.New("postgres: cannot parse the store DSN")
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams[idleInTxParam]; !ok {
+		cfg.ConnConfig.RuntimeParams[idleInTxParam] = DefaultIdleInTransactionTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

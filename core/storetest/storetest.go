@@ -44,12 +44,17 @@ func Run(t *testing.T, h Harness) {
 	t.Run("LedgerProperty", func(t *testing.T) { testLedgerProperty(t, h) })
 	t.Run("ListContracts", func(t *testing.T) { testListContracts(t, h) })
 	t.Run("MpesaCallbacks", func(t *testing.T) { testMpesaCallbacks(t, h) })
+	t.Run("PaymentRequests", func(t *testing.T) { testPaymentRequests(t, h) })
+	t.Run("STKCallbacks", func(t *testing.T) { testSTKCallbacks(t, h) })
+	t.Run("MoMoCallbacks", func(t *testing.T) { testMoMoCallbacks(t, h) })
+	t.Run("MpesaResults", func(t *testing.T) { testMpesaResults(t, h) })
 	t.Run("OperatorActions", func(t *testing.T) { testOperatorActions(t, h) })
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
 	t.Run("PaymentStatements", func(t *testing.T) { testPaymentStatements(t, h) })
 	t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, h) })
+	t.Run("Messages", func(t *testing.T) { testMessages(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.

@@ -59,7 +59,7 @@ type Gateway struct {
 // package): the default configuration, one Prometheus registry, the PAYG
 // service with the OpenPAYGO and Nexus engines and the webhook subscriber,
 // an M-Pesa instance accepting callbacks from 127.0.0.0/8, the status
-// sweeper, the job runner (webhook deliveries), and httpapi.New + Serve on
+// sweeper, the job runner (webhook deliveries, payment requests), and httpapi.New + Serve on
 // 127.0.0.1:0. Keep it in step with serve.go. The
 // one departure: the /v1 rate limit is off, so the contract lookup
 // benchmark measures the store, not the token bucket.
@@ -137,6 +137,9 @@ func StartGateway(ctx context.Context, st Store, o GatewayOptions) (*Gateway, er
 	}
 	runner := jobs.New(jobs.Options{Queue: st, Clock: clock, Workers: cfg.Webhooks.Workers, Logger: log})
 	runner.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
+	runner.Register(payg.RequestQueue, host.RequestHandler(), nil)
+	runner.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
+	host.SetJobWaker(runner.Wake)
 
 	srv, err := httpapi.New(httpapi.Options{
 		Callbacks:         host,

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/payg-gateway/gateway/test/sim"
+)
+
+// TestServePaymentRequest runs `gateway serve` as configured by a file,
+// against the fake Daraja: a payment request made through the API is
+// pushed by the durable initiation job, Daraja calls back, and the payment
+// buys a token. It checks serve's wiring of the payment request jobs.
+func TestServePaymentRequest(t *testing.T) {
+	d := sim.NewDaraja(sim.DarajaOptions{ConsumerKey: "ck", ConsumerSecret: "cs", Passkey: "pk", CallbackDelay: 100 * time.Millisecond})
+	fake := httptest.NewServer(d.Handler())
+	t.Cleanup(func() { d.Close(); fake.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gw.yaml")
+	yaml := fmt.Sprintf(`store: sqlite:%s
+listen: %s
+instances:
+  - name: ke-paybill
+    adapter: payments.mpesa
+    currency: KES
+    settings:
+      short_code: "600123"
+      callback_secret: serve-secret-0123456789
+      allowed_cidrs: ["127.0.0.0/8"]
+      base_url: %s
+      callback_base_url: http://%s/callbacks/ke-paybill
+      consumer_key: ck
+      consumer_secret: cs
+      stk_passkey: pk
+`, filepath.Join(dir, "data", "gw.db"), addr, fake.URL, addr)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfg}, env{stdout: io.Discard, stderr: io.Discard, lookup: noEnv})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d", code)
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var keyOut bytes.Buffer
+	if code := run(ctx, []string{"apikey", "create", "--config", cfg, "--name", "crm", "--scope", "write"},
+		env{stdout: &keyOut, stderr: io.Discard, lookup: noEnv}); code != 0 {
+		t.Fatalf("apikey create exited %d", code)
+	}
+	key := strings.TrimSpace(keyOut.String())
+	call := func(method, path, idem string, body any) map[string]any {
+		t.Helper()
+		var r io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, base+path, r)
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 || json.Unmarshal(b, &out) != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		return out
+	}
+	call("POST", "/v1/customers", "c", map[string]any{"external_id": "C-1", "name": "Amina", "phone": "+254700000123"})
+	call("POST", "/v1/devices", "d", map[string]any{"external_id": "D-1", "serial": "SHS-1", "token_scheme": "openpaygo",
+		"secret_key": "bc41ec9530f6dac86b1a29ab82edc5fb", "starting_code": 516959010})
+	call("POST", "/v1/contracts", "k", map[string]any{"external_id": "L-1", "account_number": "AC100234", "customer_id": "external_id:C-1",
+		"device_ids": []string{"external_id:D-1"}, "terms": map[string]any{"kind": "payg_credit", "currency": "KES", "price": 5000,
+			"price_period": "day", "grace_days": 3, "default_days": 30}})
+	pr := call("POST", "/v1/payment-requests", "p", map[string]any{"contract_id": "external_id:L-1",
+		"amount": map[string]any{"amount": 150000, "currency": "KES"}})
+	for {
+		pr = call("GET", "/v1/payment-requests/"+pr["id"].(string), "", nil)
+		if pr["status"] == "succeeded" || pr["status"] == "failed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payment request %v", pr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	toks := call("GET", "/v1/contracts/external_id:L-1/tokens", "", nil)["data"].([]any)
+	if pr["status"] != "succeeded" || len(toks) != 1 || len(d.Pushes()) != 1 {
+		t.Errorf("request %v; %d tokens; %d pushes", pr, len(toks), len(d.Pushes()))
+	}
+}
