@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/payg-gateway/gateway/core"
@@ -24,6 +25,7 @@ type Service struct {
 	engines map[TokenScheme]TokenEngine
 	subs    []EventSubscriber
 	log     *slog.Logger
+	zones   sync.Map // time zone name → *time.Location, loaded once
 }
 
 // Options are a Service's dependencies.
@@ -62,7 +64,11 @@ const maxAttempts = 5
 func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = s.store.InTx(ctx, fn)
+		if g, ok := s.store.(GroupStore); ok {
+			err = g.InGroupTx(ctx, fn)
+		} else {
+			err = s.store.InTx(ctx, fn)
+		}
 		code := core.ErrorCode(err)
 		if !errors.Is(err, errRetry) && code != core.EUNAVAILABLE {
 			return err
@@ -87,10 +93,14 @@ func (s *Service) location(ctx context.Context, tenant string) (*time.Location, 
 	if err != nil {
 		return nil, core.Tenant{}, err
 	}
+	if loc, ok := s.zones.Load(t.TimeZone); ok {
+		return loc.(*time.Location), t, nil
+	}
 	loc, err := time.LoadLocation(t.TimeZone)
 	if err != nil {
 		return nil, core.Tenant{}, fmt.Errorf("payg: tenant %s time zone: %w", tenant, err)
 	}
+	s.zones.Store(t.TimeZone, loc)
 	return loc, t, nil
 }
 

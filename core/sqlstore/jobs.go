@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -95,29 +94,6 @@ func (s *Store) EnqueueJob(ctx context.Context, j core.Job) (bool, error) {
 		return err
 	})
 	return inserted, err
-}
-
-// write1 runs fn in a write transaction of the store.
-func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return s.d.Translate(err)
-	}
-	if err := fn(&txn{q: tx, d: s.d, clock: s.clock}); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return s.d.Translate(tx.Commit())
-}
-
-// read1 runs fn in a read-only transaction of the store.
-func (s *Store) read1(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return s.d.Translate(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	return fn(&txn{q: tx, d: s.d, clock: s.clock})
 }
 
 // Claim implements core.JobQueue. One statement picks the due rows and

@@ -229,6 +229,21 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context, tenant string, req cor
 // are left out: enqueueing signs nothing, and a secret that cannot be
 // opened must not fail the payment that raised the event.
 func (t *txn) EnabledWebhookEndpoints(ctx context.Context, tenant string) ([]core.WebhookEndpoint, error) {
+	if eps, ok := t.endpoints[tenant]; ok {
+		return eps, nil
+	}
+	eps, err := t.enabledWebhookEndpoints(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if t.endpoints == nil {
+		t.endpoints = map[string][]core.WebhookEndpoint{}
+	}
+	t.endpoints[tenant] = eps
+	return eps, nil
+}
+
+func (t *txn) enabledWebhookEndpoints(ctx context.Context, tenant string) ([]core.WebhookEndpoint, error) {
 	rows, err := t.query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE tenant_id = ? AND enabled = ? ORDER BY created_at, id`, tenant, true)
 	if err != nil {
 		return nil, err
