@@ -29,6 +29,7 @@ import (
 	"github.com/payg-gateway/gateway/core/httpapi"
 	"github.com/payg-gateway/gateway/core/httpapi/httpapitest"
 	"github.com/payg-gateway/gateway/core/jobs"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
 	"github.com/payg-gateway/gateway/core/postgres"
 	"github.com/payg-gateway/gateway/core/postgres/pgtest"
@@ -46,6 +47,7 @@ type store interface {
 	core.JobService
 	core.WebhookStore
 	webhook.EventSource
+	messaging.Store
 }
 
 // Test credentials of the simulators (fake).
@@ -168,9 +170,17 @@ func start(t *testing.T, st store, o options) *gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Text messages are on for the tenant: the runner here has no SMS
+	// sender, so their jobs wait, to be counted.
+	templates, err := messaging.NewTemplates(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := messaging.NewService(messaging.Options{Store: st, Tenants: st, Clock: clock, Templates: templates, Logger: log,
+		Settings: func(string) messaging.Settings { return messaging.Settings{Enabled: true} }})
 	svc := payg.NewService(payg.Options{
 		Store: st, Tenants: st, Clock: clock, Box: box, Logger: log,
-		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}},
+		Subscribers: []payg.EventSubscriber{webhook.Subscriber{}, msgs},
 		Engines:     map[payg.TokenScheme]payg.TokenEngine{payg.SchemeOpenPAYGO: openpaygo.Engine{}, payg.SchemeNexus: nexus.Engine{}},
 	})
 	configs := []adapters.InstanceConfig{

@@ -115,6 +115,9 @@ func TestSTKPushEndToEnd(t *testing.T) {
 		if got[payg.EventPaymentRequestSucceeded][0] != s.contractID {
 			t.Errorf("payment_request.succeeded for %v", got[payg.EventPaymentRequestSucceeded])
 		}
+		if n := g.smsJobs(t); n == 0 {
+			t.Error("no SMS job enqueued for the payment")
+		}
 		// The paybill's C2B confirmation of the same receipt is not a
 		// second payment.
 		c := sim.C2BConfirmation{TransactionType: "Pay Bill", TransID: pushes[0].Receipt, TransTime: "20260314093045",
@@ -239,6 +242,9 @@ func TestC2BPaybillEndToEnd(t *testing.T) {
 			t.Errorf("payment %+v", p)
 		}
 		g.awaitEvents(t, 10*time.Second, payg.EventPaymentReceived, payg.EventPaymentApplied, payg.EventTokenIssued)
+		if n := g.smsJobs(t); n == 0 {
+			t.Error("no SMS job enqueued for the payment")
+		}
 	})
 }
 
@@ -269,6 +275,9 @@ func TestMoMoRequestToPayEndToEnd(t *testing.T) {
 			t.Errorf("tokens %+v", toks)
 		}
 		g.awaitEvents(t, 10*time.Second, payg.EventPaymentApplied, payg.EventTokenIssued, payg.EventPaymentRequestSucceeded)
+		if n := g.smsJobs(t); n == 0 {
+			t.Error("no SMS job enqueued for the payment")
+		}
 	})
 }
 

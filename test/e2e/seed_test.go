@@ -13,6 +13,7 @@ import (
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/httpapi/httpapitest"
+	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/sqlite"
 )
 
@@ -167,4 +168,15 @@ func randomHex() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// smsJobs counts the text message jobs enqueued for the tenant (no sender
+// runs them here).
+func (g *gateway) smsJobs(t *testing.T) int {
+	t.Helper()
+	p, err := g.store.ListJobs(context.Background(), core.JobQuery{TenantID: tenantID, Queue: messaging.Queue}, core.PageRequest{Limit: core.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(p.Items)
 }
