@@ -309,7 +309,11 @@ func testJobConcurrentClaimers(t *testing.T, h Harness) {
 		for range perStore {
 			wg.Go(func() {
 				for {
-					js, err := s.Claim(ctx, "test", 5, time.Hour)
+					var js []core.Job
+					err := whileBusy(func() (err error) {
+						js, err = s.Claim(ctx, "test", 5, time.Hour)
+						return err
+					})
 					if err != nil {
 						errs <- err
 						return
@@ -321,7 +325,7 @@ func testJobConcurrentClaimers(t *testing.T, h Harness) {
 						mu.Lock()
 						claims[j.Key]++
 						mu.Unlock()
-						if err := s.Complete(ctx, j); err != nil {
+						if err := whileBusy(func() error { return s.Complete(ctx, j) }); err != nil {
 							errs <- err
 							return
 						}
@@ -432,4 +436,20 @@ func testJobOrder(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	want(claim(t, s, 10, time.Minute), "a3")
+}
+
+// whileBusy runs fn again while it fails with EUNAVAILABLE (SQLite's
+// "database is busy" after its busy timeout, when several stores share one
+// file on a loaded machine), as the job runner does by claiming again on
+// its next poll. Any other error, or a busy database for more than a
+// minute, is returned.
+func whileBusy(fn func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := fn()
+		if core.ErrorCode(err) != core.EUNAVAILABLE || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
