@@ -152,7 +152,12 @@ func TestCRMDownThenBack(t *testing.T) {
 			default:
 				t.Fatalf("while the CRM is down: %+v", r)
 			}
-			if len(failures) == len(events) && notAttempted > 0 && minValue(failures) >= 2 {
+			// Not every delivery need fail twice: a contract's later
+			// deliveries wait for their first attempt behind the earlier
+			// ones (ordered first attempts), and with the clock jumping
+			// hours a step the earlier, longest-due ones take every
+			// half-open probe. They are all checked after the CRM is back.
+			if notAttempted > 0 && maxValue(failures) >= 2 {
 				break
 			}
 			w.advance(11 * time.Hour)
@@ -209,17 +214,6 @@ func TestCRMDownThenBack(t *testing.T) {
 			t.Error("breaker_open counter is zero")
 		}
 	})
-}
-
-func minValue(m map[string]int) int {
-	first := true
-	low := 0
-	for _, v := range m {
-		if first || v < low {
-			low, first = v, false
-		}
-	}
-	return low
 }
 
 // An open breaker reschedules deliveries without spending their attempts.
@@ -579,4 +573,12 @@ func TestEgressRefusedAtDial(t *testing.T) {
 			t.Errorf("attempt error %q", a.Error)
 		}
 	}
+}
+
+func maxValue(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n = max(n, v)
+	}
+	return n
 }
