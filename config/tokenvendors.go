@@ -62,20 +62,56 @@ type TokenVendor struct {
 
 // TokenVendorAuth is how requests authenticate.
 type TokenVendorAuth struct {
-	// Kind is header (Header: Value), basic (HTTP Basic) or none. Empty
-	// means header when Header is set, else none.
+	// Kind is header (Header: Value), basic (HTTP Basic),
+	// oauth2_client_credentials or none. Empty means header when Header
+	// is set, else none.
 	Kind     string `yaml:"kind"`
 	Header   string `yaml:"header"`
 	Value    Secret `yaml:"value"`
 	Username string `yaml:"username"`
 	Password Secret `yaml:"password"`
+	// OAuth2 client credentials (RFC 6749 §4.4): an access token from
+	// TokenURL, cached until its expires_in less a margin and fetched
+	// again once when the vendor answers 401 or 403, sent as
+	// "Authorization: Bearer …". Scope and Audience are sent when set;
+	// TokenEncoding is form (the default) or json (Auth0-style servers).
+	TokenURL      string `yaml:"token_url"`
+	ClientID      string `yaml:"client_id"`
+	ClientSecret  Secret `yaml:"client_secret"`
+	Scope         string `yaml:"scope"`
+	Audience      string `yaml:"audience"`
+	TokenEncoding string `yaml:"token_encoding"`
+	// Login (kind login): a session token from a POST to LoginURL with
+	// LoginBody (encoded as the vendor's encoding; its placeholders are
+	// the vendor's secrets, {secret.NAME}), found at LoginTokenPath or,
+	// without one, the whole answer (a bare JSON string or text). It is
+	// kept for SessionTTL (0: until the vendor answers 401 or 403, then one
+	// new login and the request resent) and sent as Header (default
+	// Authorization) with Prefix, e.g. "Token ".
+	LoginURL       string        `yaml:"login_url"`
+	LoginBody      any           `yaml:"login_body"`
+	LoginTokenPath string        `yaml:"login_token_path"`
+	SessionTTL     time.Duration `yaml:"session_ttl"`
+	Prefix         string        `yaml:"prefix"`
 }
+
+// AuthLogin is the auth kind of vendors with a login request.
+const AuthLogin = "login"
+
+// OAuth2ClientCredentials is the auth kind of an OAuth2 client.
+const OAuth2ClientCredentials = "oauth2_client_credentials"
 
 // TokenVendorResponse maps a vendor's answer. Paths are JSON paths such
 // as $.token, $._embedded.latest_keycode.keycode or $[0].Token.
 type TokenVendorResponse struct {
-	// TokenPath is where the code is; required unless AckOnly.
+	// TokenPath is where the code is; required unless AckOnly or
+	// TokenRegex.
 	TokenPath string `yaml:"token_path"`
+	// TokenRegex finds the code in an answer that is not JSON (a vendor
+	// answering "10394857261038475629,60.00"): a regular expression (RE2)
+	// over the raw body whose first group, or whole match without one, is
+	// the code. With TokenPath too it is used when the body is not JSON.
+	TokenRegex string `yaml:"token_regex"`
 	// AckOnly vendors credit the device themselves: success carries no
 	// code (ReferencePath, if set, is kept as the code instead).
 	AckOnly       bool   `yaml:"ack_only"`
@@ -168,10 +204,36 @@ func (c *Config) validateTokenVendors(bad func(path, format string, args ...any)
 				bad(p+".auth.username", "required for auth kind basic")
 			}
 		case "none":
+		case OAuth2ClientCredentials:
+			a := v.Auth
+			if u, err := url.Parse(a.TokenURL); a.TokenURL == "" || err != nil || u.Host == "" {
+				bad(p+".auth.token_url", "required for auth kind %s: an absolute URL, got %q", OAuth2ClientCredentials, a.TokenURL)
+			} else if u.Scheme != "https" && !(u.Scheme == "http" && v.AllowInsecureHTTP) {
+				bad(p+".auth.token_url", "must be https:// (or http:// with allow_insecure_http: true), got %s://", u.Scheme)
+			}
+			if a.ClientID == "" {
+				bad(p+".auth.client_id", "required for auth kind %s", OAuth2ClientCredentials)
+			}
+			if a.ClientSecret.IsZero() {
+				bad(p+".auth.client_secret", "required for auth kind %s (give it as env:NAME or file:/path)", OAuth2ClientCredentials)
+			}
+			if a.TokenEncoding != "" && a.TokenEncoding != "form" && a.TokenEncoding != "json" {
+				bad(p+".auth.token_encoding", "must be form or json, got %q", a.TokenEncoding)
+			}
+		case AuthLogin:
+			a := v.Auth
+			if u, err := url.Parse(a.LoginURL); a.LoginURL == "" || err != nil || u.Host == "" {
+				bad(p+".auth.login_url", "required for auth kind login: an absolute URL, got %q", a.LoginURL)
+			} else if u.Scheme != "https" && !(u.Scheme == "http" && v.AllowInsecureHTTP) {
+				bad(p+".auth.login_url", "must be https:// (or http:// with allow_insecure_http: true), got %s://", u.Scheme)
+			}
+			if a.SessionTTL < 0 {
+				bad(p+".auth.session_ttl", "must not be negative, got %v", a.SessionTTL)
+			}
 		default:
-			bad(p+".auth.kind", "must be header, basic or none, got %q", v.Auth.Kind)
+			bad(p+".auth.kind", "must be header, basic, %s, login or none, got %q", OAuth2ClientCredentials, v.Auth.Kind)
 		}
-		if v.Auth.Header != "" && v.Auth.Value.IsZero() {
+		if v.Auth.Header != "" && v.Auth.Value.IsZero() && v.Auth.Kind != AuthLogin {
 			bad(p+".auth.value", "required with auth.header (give it as env:NAME or file:/path)")
 		}
 		switch v.Idempotency {
@@ -190,8 +252,15 @@ func (c *Config) validateTokenVendors(bad func(path, format string, args ...any)
 			bad(p+".max_units", "must be 0 (no cap) or positive, got %d", v.MaxUnits)
 		}
 		r := v.Response
-		if r.TokenPath == "" && !r.AckOnly {
-			bad(p+".response.token_path", "required unless response.ack_only, e.g. $.token")
+		if r.TokenPath == "" && r.TokenRegex == "" && !r.AckOnly {
+			bad(p+".response.token_path", "required unless response.token_regex or response.ack_only, e.g. $.token")
+		}
+		if r.TokenRegex != "" {
+			if re, err := regexp.Compile(r.TokenRegex); err != nil {
+				bad(p+".response.token_regex", "not a regular expression: %v", err)
+			} else if re.NumSubexp() > 1 {
+				bad(p+".response.token_regex", "at most one group (the code), got %d", re.NumSubexp())
+			}
 		}
 		if (r.SuccessPath == "") != (r.SuccessEquals == "") {
 			bad(p+".response.success_equals", "success_path and success_equals go together")

@@ -30,9 +30,16 @@ token_vendors:
     timeout: 20s
     retry: {max_attempts: 5, initial: 1m, max: 30m}
     breaker: {failures: 3, open_for: 2m}
+  - name: sparkshs
+    url_template: https://api.spark.example/v1/token
+    auth: {kind: oauth2_client_credentials, token_url: https://auth.spark.example/oauth/token, client_id: gw, client_secret: env:SUNKING_TOKEN, audience: https://api.spark.example, token_encoding: json}
+    response: {token_regex: 'code=(\d+)'}
 `)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
+	}
+	if a := cfg.TokenVendors[1].Auth; a.Kind != OAuth2ClientCredentials || a.ClientSecret.Value() != "Bearer abc" || a.Audience != "https://api.spark.example" {
+		t.Errorf("oauth2 auth %+v", a)
 	}
 	v := cfg.TokenVendors[0]
 	if v.Auth.Value.Value() != "Bearer abc" || v.Auth.Value.String() != "[secret from env:SUNKING_TOKEN]" {
@@ -56,10 +63,12 @@ token_vendors:
     timeout: 5m
   - name: sunking
     url_template: https://x.example/{serial}
-    response: {permanent_status: [302]}
+    response: {permanent_status: [302], token_regex: "(a)(b)"}
+    auth: {kind: login, login_url: "ftp://x.example/login", session_ttl: -1s}
   - name: openpaygo
     url_template: https://x.example/
     response: {token_path: $.token}
+    auth: {kind: oauth2_client_credentials, token_url: http://auth.example/token, token_encoding: xml}
     unit: weeks
     encoding: form
     request_body: [1, 2]
@@ -74,11 +83,18 @@ token_vendors:
 		`token_vendors[0].respnse: unknown key (did you mean "response"?)`,
 		"token_vendors[0].idempotency_header: required with idempotency: header",
 		"token_vendors[0].timeout: must be up to 90s",
-		"token_vendors[0].response.token_path: required unless response.ack_only",
+		"token_vendors[0].response.token_path: required unless response.token_regex or response.ack_only",
+		"token_vendors[1].response.token_regex: at most one group (the code), got 2",
+		"token_vendors[1].auth.login_url: must be https://",
+		"token_vendors[1].auth.session_ttl: must not be negative",
 		`token_vendors[1].name: "sunking" is used by another token vendor`,
 		"token_vendors[1].response.permanent_status[0]: must be an HTTP error status",
 		`token_vendors[2].name: "openpaygo" is a built-in token scheme`,
 		"token_vendors[2].unit: must be days or hours",
+		"token_vendors[2].auth.token_url: must be https://",
+		"token_vendors[2].auth.client_id: required for auth kind oauth2_client_credentials",
+		"token_vendors[2].auth.client_secret: required for auth kind oauth2_client_credentials",
+		"token_vendors[2].auth.token_encoding: must be form or json",
 		"token_vendors[2].request_body: a form body must be a mapping",
 	} {
 		if !strings.Contains(err.Error(), want) {

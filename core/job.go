@@ -50,8 +50,20 @@ type Job struct {
 	LockedUntil time.Time
 	// LastError is the error of the latest failed attempt.
 	LastError string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// OrderKey and OrderSeq order first attempts: a job with an OrderKey
+	// is not claimed while a job of the same key with a lower OrderSeq is
+	// pending or running without having been attempted, so the jobs of one
+	// key get their first attempts in OrderSeq order however many workers
+	// and replicas run (webhook deliveries: one key per endpoint and
+	// contract, the event's per-contract sequence). Empty: no order.
+	OrderKey string
+	OrderSeq int64
+	// AttemptedAt is when the job's work was first attempted: set when a
+	// claim ends done, dead or retried with its attempt spent, not when it
+	// was retried without attempting (NotAttempted). Zero until then.
+	AttemptedAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // replaySep separates a job key from its replay suffix.
@@ -73,10 +85,12 @@ type JobQueue interface {
 	// Claim marks up to limit due jobs of queue running for lease and
 	// returns them in creation order (the longest-due are picked first). Due jobs are pending jobs whose
 	// RunAt has come and running jobs whose lease expired (their worker
-	// died). Each claim spends an attempt. Concurrent claimers, in this
-	// process or another replica, never get the same job.
+	// died), less jobs waiting for the first attempt of an earlier job of
+	// their OrderKey. Each claim spends an attempt. Concurrent claimers, in
+	// this process or another replica, never get the same job.
 	Claim(ctx context.Context, queue string, limit int, lease time.Duration) ([]Job, error)
-	// Complete marks a claimed job done.
+	// Complete marks a claimed job done. Complete, Kill and Retry with
+	// spendAttempt set AttemptedAt if it is not set yet.
 	Complete(ctx context.Context, j Job) error
 	// Retry makes a claimed job pending again at runAt with errText as its
 	// last error. When spendAttempt is false the claim's attempt is given

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
+
+	"github.com/payg-gateway/gateway/core/secretbox"
 )
 
 // WebhookEndpoint is a CRM URL that receives the tenant's events, signed
@@ -26,11 +28,15 @@ type WebhookEndpoint struct {
 	// Description says what the endpoint is, for people.
 	Description string
 	// Secrets sign deliveries: every active one signs each delivery, so a
-	// secret can be rotated without a gap. They are stored as given (not
-	// encrypted at rest yet) and never logged.
+	// secret can be rotated without a gap. The store seals them under the
+	// master key (see WebhookSecretSealer); they are never logged.
 	Secrets   []WebhookSecret
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Version counts changes to the stored endpoint. UpdateWebhookEndpoint
+	// writes only over the version it was read at (compare-and-set), so
+	// edits on several replicas never overwrite each other unseen.
+	Version int64
 }
 
 // LogValue logs an endpoint without its secrets, and its URL without
@@ -81,6 +87,18 @@ func (s WebhookSecret) MarshalJSON() ([]byte, error) {
 	return json.Marshal(redacted{ID: s.ID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
 }
 
+// WebhookSecretSealer is implemented by stores that seal webhook signing
+// secrets at rest with core/secretbox (core/sqlstore).
+type WebhookSecretSealer interface {
+	// UseSecretBox sets the master key secrets are sealed and opened with;
+	// call it once before the store is used.
+	UseSecretBox(box *secretbox.Box)
+	// ResealWebhookSecrets seals every endpoint's secrets under next:
+	// plain-text ones and ones under the current box; those already under
+	// next are skipped. It returns how many it sealed.
+	ResealWebhookSecrets(ctx context.Context, next *secretbox.Box) (int, error)
+}
+
 // WebhookAttempt is one HTTP attempt to deliver an event to an endpoint.
 type WebhookAttempt struct {
 	ID         string
@@ -114,14 +132,17 @@ type WebhookAttemptQuery struct {
 // WebhookStore stores webhook endpoints and the attempts log. Reads and
 // writes are scoped by tenant: another tenant's endpoint is ENOTFOUND.
 type WebhookStore interface {
-	// CreateWebhookEndpoint stores e; ECONFLICT if its id is taken.
+	// CreateWebhookEndpoint stores e at version 1; ECONFLICT if its id is
+	// taken.
 	CreateWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
 	WebhookEndpoint(ctx context.Context, tenant, id string) (WebhookEndpoint, error)
 	// ListWebhookEndpoints lists a tenant's endpoints in (created_at, id)
 	// order.
 	ListWebhookEndpoints(ctx context.Context, tenant string, page PageRequest) (Page[WebhookEndpoint], error)
 	// UpdateWebhookEndpoint stores e's URL, event types, enabled flag, rate
-	// limit, secrets and UpdatedAt.
+	// limit, secrets and UpdatedAt if the stored endpoint is still at
+	// e.Version, and advances its version; ECONFLICT if it changed since e
+	// was read (read it again and redo the change).
 	UpdateWebhookEndpoint(ctx context.Context, e WebhookEndpoint) error
 	// DisableWebhookEndpoint disables an endpoint, saying why.
 	DisableWebhookEndpoint(ctx context.Context, tenant, id, reason string, at time.Time) error

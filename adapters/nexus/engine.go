@@ -9,7 +9,10 @@ import (
 // UNLOCK. Each keycode takes the next message id.
 type Engine struct{}
 
-var _ payg.TokenEngine = Engine{}
+var (
+	_ payg.TokenEngine  = Engine{}
+	_ payg.CreditSetter = Engine{}
+)
 
 // Unit: one unit is an hour.
 func (Engine) Unit(payg.Device) (seconds, per int64) { return 3600, 1 }
@@ -29,6 +32,21 @@ func (Engine) AddCredit(d payg.Device, key []byte, hours int64) (payg.IssuedCode
 		return payg.IssuedCode{}, err
 	}
 	return payg.IssuedCode{Code: code, Type: AddCredit.String(), Value: hours, Counter: int64(id)}, nil
+}
+
+// SetCredit encodes SET_CREDIT for hours under the next message id: the
+// device's remaining credit becomes hours.
+func (Engine) SetCredit(d payg.Device, key []byte, hours int64) (payg.IssuedCode, error) {
+	enc, err := NewFullEncoder(key)
+	if err != nil {
+		return payg.IssuedCode{}, err
+	}
+	id := uint32(d.Counter + 1)
+	code, err := enc.SetCredit(id, int(hours))
+	if err != nil {
+		return payg.IssuedCode{}, err
+	}
+	return payg.IssuedCode{Code: code, Type: SetCredit.String(), Value: hours, Counter: int64(id)}, nil
 }
 
 // Unlock encodes UNLOCK under the next message id.

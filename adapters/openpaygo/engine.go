@@ -8,12 +8,14 @@ import (
 
 // Engine issues OpenPAYGO tokens for the lease core (payg.TokenEngine).
 // Credit is sent as ADD_TIME tokens of at most MaxValue activation units,
-// a day being ValueDivider units; paying off sends DISABLE_PAYG.
+// a day being ValueDivider units (SET_TIME for set_time plans); paying off
+// sends DISABLE_PAYG.
 type Engine struct{}
 
 var (
 	_ payg.TokenEngine       = Engine{}
 	_ payg.DeviceProvisioner = Engine{}
+	_ payg.CreditSetter      = Engine{}
 )
 
 func device(d payg.Device, key []byte) (Device, error) {
@@ -56,6 +58,12 @@ func (Engine) MaxUnits(payg.Device) int64 { return MaxValue }
 // AddCredit encodes an ADD_TIME token after the device's counter.
 func (Engine) AddCredit(d payg.Device, key []byte, units int64) (payg.IssuedCode, error) {
 	return encode(d, key, AddTime, units)
+}
+
+// SetCredit encodes SET_TIME: the device's remaining time becomes units
+// activation units from when it is entered.
+func (Engine) SetCredit(d payg.Device, key []byte, units int64) (payg.IssuedCode, error) {
+	return encode(d, key, SetTime, units)
 }
 
 // Unlock encodes DISABLE_PAYG: the device stays on for good.

@@ -95,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, j core.Job) error {
 	if err != nil { // open, or half-open with its probe in flight
 		return jobs.NotAttempted(fmt.Errorf("tokenhttp: vendor %s circuit breaker %v", h.v.cfg.Name, err), h.v.clock.Now().Add(h.openFor))
 	}
-	a := h.v.send(ctx, req)
+	a := h.v.sendAuthorized(ctx, req)
 	done(!a.unhealthy)
 	log := h.log.With("token", p.TokenID, "job", j.ID, "attempt", j.Attempts, "status", a.status)
 
@@ -229,6 +229,9 @@ func (v *Vendor) classify(status int, raw []byte) answer {
 	default:
 		return answer{kind: refused, reason: v.message(status, doc, raw)}
 	}
+	if v.tokenRegex != nil && !v.cfg.Response.AckOnly && len(bytes.TrimSpace(raw)) > 0 && (!isJSON || v.tokenPath == nil) {
+		return v.extract(status, doc, raw)
+	}
 	if !isJSON {
 		// An empty or unreadable 2xx: the vendor may have issued.
 		return answer{kind: ambiguous, reason: fmt.Sprintf("HTTP %d with no readable JSON body", status)}
@@ -245,6 +248,21 @@ func (v *Vendor) classify(status int, raw []byte) answer {
 	code, ok := v.tokenPath.getText(doc)
 	if !ok || strings.TrimSpace(code) == "" {
 		return answer{kind: refused, reason: fmt.Sprintf("HTTP %d without a code at %s: %s", status, v.cfg.Response.TokenPath, v.message(status, doc, raw))}
+	}
+	return answer{kind: issued, code: code}
+}
+
+// extract finds the code in a 2xx answer with token_regex: its group, or
+// the whole match. An answer that does not match is the vendor's word
+// that it issued nothing (an error message, "false").
+func (v *Vendor) extract(status int, doc any, raw []byte) answer {
+	m := v.tokenRegex.FindSubmatch(raw)
+	if m == nil {
+		return answer{kind: refused, reason: fmt.Sprintf("HTTP %d without a code matching token_regex: %s", status, v.message(status, doc, raw))}
+	}
+	code := strings.TrimSpace(string(m[len(m)-1]))
+	if code == "" {
+		return answer{kind: refused, reason: fmt.Sprintf("HTTP %d with an empty code: %s", status, v.message(status, doc, raw))}
 	}
 	return answer{kind: issued, code: code}
 }

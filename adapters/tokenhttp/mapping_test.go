@@ -130,3 +130,47 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// A vendor answering in text: token_regex finds the code (Stron's older
+// API answers "token,amount"); an answer without one is a refusal.
+func TestClassifyTokenRegex(t *testing.T) {
+	stron, err := New(config.TokenVendor{Name: "stron", URLTemplate: "https://stron.example/vending/",
+		Response: config.TokenVendorResponse{TokenRegex: `^"?([0-9]{20})`, ErrorPath: "$.Message"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := New(config.TokenVendor{Name: "both", URLTemplate: "https://v.example/t",
+		Response: config.TokenVendorResponse{TokenPath: "$.token", TokenRegex: `code=(\w+)`}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		v    *Vendor
+		body []byte
+		kind kind
+		want string
+	}{
+		{stron, readFixture(t, "stron/legacy_vending_response.txt"), issued, "10394857261038475629"},
+		{stron, []byte(`"10394857261038475629,60.00"`), issued, "10394857261038475629"},
+		{stron, readFixture(t, "stron/legacy_error_response.json"), refused, "HTTP 200"},
+		{stron, []byte("false"), refused, "false"},
+		{stron, nil, ambiguous, "no readable"},
+		{both, []byte(`{"token":"123456789"}`), issued, "123456789"},
+		{both, []byte("OK code=987654321 units=5"), issued, "987654321"},
+	} {
+		a := c.v.classify(200, c.body)
+		got := a.code
+		if c.kind != issued {
+			got = a.reason
+		}
+		if a.kind != c.kind || !strings.Contains(got, c.want) {
+			t.Errorf("%s %q: kind %d %q, want %d %q", c.v.Name(), c.body, a.kind, got, c.kind, c.want)
+		}
+	}
+	for _, re := range []string{`(`, `(a)(b)`} {
+		if _, err := New(config.TokenVendor{Name: "x", URLTemplate: "https://v.example/t", Response: config.TokenVendorResponse{TokenRegex: re}}, Options{}); err == nil ||
+			!strings.HasPrefix(err.Error(), "response.token_regex") {
+			t.Errorf("token_regex %q: %v", re, err)
+		}
+	}
+}

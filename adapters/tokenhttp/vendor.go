@@ -32,12 +32,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/payg-gateway/gateway/adapters"
+	"github.com/payg-gateway/gateway/adapters/internal/tokencache"
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/core"
@@ -76,6 +79,7 @@ type Vendor struct {
 	form       bool
 	secrets    map[string]string
 	tokenPath  jsonPath
+	tokenRegex *regexp.Regexp // nil: none
 	errorPath  jsonPath
 	errorWhen  jsonPath
 	success    jsonPath
@@ -85,6 +89,7 @@ type Vendor struct {
 	timeout    time.Duration
 	client     *http.Client
 	clock      core.Clock
+	session    *session // nil unless auth kind oauth2_client_credentials or login
 }
 
 var _ payg.AsyncTokenEngine = (*Vendor)(nil)
@@ -151,8 +156,16 @@ func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 			return nil, fail(p.key, err)
 		}
 	}
-	if v.tokenPath == nil && !r.AckOnly {
-		return nil, fail("response.token_path", fmt.Errorf("required unless response.ack_only"))
+	if r.TokenRegex != "" {
+		if v.tokenRegex, err = regexp.Compile(r.TokenRegex); err != nil {
+			return nil, fail("response.token_regex", err)
+		}
+		if v.tokenRegex.NumSubexp() > 1 {
+			return nil, fail("response.token_regex", fmt.Errorf("at most one group (the code)"))
+		}
+	}
+	if v.tokenPath == nil && v.tokenRegex == nil && !r.AckOnly {
+		return nil, fail("response.token_path", fmt.Errorf("required unless response.token_regex or response.ack_only"))
 	}
 	v.permanent = r.PermanentStatus
 	if len(v.permanent) == 0 {
@@ -174,7 +187,68 @@ func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 	if v.client == nil {
 		v.client = webhook.NewClient(webhook.Egress{AllowPrivate: cfg.AllowPrivateNetworks, AllowLoopback: cfg.AllowLoopback}, v.timeout)
 	}
+	if err := v.newSession(); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// newSession sets up the token an auth kind fetches before requests.
+func (v *Vendor) newSession() error {
+	a := v.cfg.Auth
+	s := &session{header: "Authorization", prefix: "Bearer "}
+	var fetch tokencache.Fetch
+	switch a.Kind {
+	case config.OAuth2ClientCredentials:
+		if a.TokenURL == "" || a.ClientID == "" {
+			return fmt.Errorf("auth: %s needs token_url and client_id", config.OAuth2ClientCredentials)
+		}
+		if _, err := url.Parse(a.TokenURL); err != nil {
+			return fmt.Errorf("auth.token_url: %w", err)
+		}
+		o := &oauthSource{cfg: a, client: v.client, timeout: v.timeout}
+		fetch = o.fetch
+	case config.AuthLogin:
+		if a.LoginURL == "" {
+			return fmt.Errorf("auth.login_url: required for auth kind %s", config.AuthLogin)
+		}
+		l := &loginSource{url: a.LoginURL, form: v.form, ttl: a.SessionTTL, client: v.client, timeout: v.timeout}
+		if a.LoginBody != nil {
+			b, err := parseBody(a.LoginBody, v.secrets)
+			if err != nil {
+				return fmt.Errorf("auth.login_body: %w", err)
+			}
+			tree, err := b.render(map[string]string{}, v.secrets)
+			if err != nil {
+				return fmt.Errorf("auth.login_body: %w", err)
+			}
+			if l.form {
+				l.body, err = encodeForm(tree)
+			} else {
+				l.body, err = encodeJSON(tree)
+			}
+			if err != nil {
+				return fmt.Errorf("auth.login_body: %w", err)
+			}
+		}
+		if a.LoginTokenPath != "" {
+			p, err := parsePath(a.LoginTokenPath)
+			if err != nil {
+				return fmt.Errorf("auth.login_token_path: %w", err)
+			}
+			l.path = p
+		}
+		if a.Header != "" {
+			s.header = a.Header
+		}
+		s.prefix = a.Prefix
+		fetch = l.fetch
+	default:
+		return nil
+	}
+	s.cache = tokencache.New(fetch, v.clock, tokenMargin)
+	v.session = s
+	return nil
 }
 
 // Name is the vendor's name: its token scheme.
@@ -318,7 +392,7 @@ func (v *Vendor) render(p payload) (request, error) {
 		hr, _ := http.NewRequest(http.MethodGet, "/", nil)
 		hr.SetBasicAuth(a.Username, a.Password.Value())
 		req.header.Set("Authorization", hr.Header.Get("Authorization"))
-	case a.Header != "" && a.Kind != "none":
+	case a.Header != "" && a.Kind != "none" && v.session == nil:
 		req.header.Set(a.Header, a.Value.Value())
 	}
 	if h := v.cfg.IdempotencyHeader; h != "" {
@@ -330,7 +404,7 @@ func (v *Vendor) render(p payload) (request, error) {
 // redact removes the vendor's secrets from text meant for logs and
 // stored errors.
 func (v *Vendor) redact(s string) string {
-	secrets := []string{v.cfg.Auth.Value.Value(), v.cfg.Auth.Password.Value()}
+	secrets := []string{v.cfg.Auth.Value.Value(), v.cfg.Auth.Password.Value(), v.cfg.Auth.ClientSecret.Value()}
 	for _, x := range v.secrets {
 		secrets = append(secrets, x)
 	}

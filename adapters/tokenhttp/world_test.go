@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,6 +119,12 @@ func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Opt
 	w.fake = fakevendor.New(fo)
 	t.Cleanup(w.fake.Close)
 	cfg.URLTemplate = w.fake.URL() + cfg.URLTemplate
+	if strings.HasPrefix(cfg.Auth.TokenURL, "/") {
+		cfg.Auth.TokenURL = w.fake.URL() + cfg.Auth.TokenURL
+	}
+	if strings.HasPrefix(cfg.Auth.LoginURL, "/") {
+		cfg.Auth.LoginURL = w.fake.URL() + cfg.Auth.LoginURL
+	}
 	cfg.AllowInsecureHTTP, cfg.AllowLoopback = true, true
 	v, err := tokenhttp.New(cfg, tokenhttp.Options{Clock: clock})
 	if err != nil {

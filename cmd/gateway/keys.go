@@ -13,7 +13,8 @@ import (
 
 const keysUsage = `Usage:
   gateway keys rotate [--config FILE] --new-key REF
-      Re-seal every device key under a new master key. REF is the new key
+      Re-seal every device key and webhook signing secret under a new
+      master key. REF is the new key
       (64 hex characters) or a reference to it: env:NAME or file:/path.
       Safe to run again if interrupted. Afterwards set master_key to the new
       key and restart every replica; a SQLite gateway that generated its
@@ -63,7 +64,11 @@ func keysCmd(ctx context.Context, args []string, e env) error {
 	if err := store.Ready(ctx); err != nil {
 		return err
 	}
-	svc, err := newPAYG(cfg, store, core.SystemClock{}, log)
+	box, err := openSecrets(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	svc, err := newPAYG(cfg, store, box, core.SystemClock{}, log)
 	if err != nil {
 		return err
 	}
@@ -72,6 +77,12 @@ func keysCmd(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("after re-sealing %d keys: %w", n, err)
 	}
 	fmt.Fprintf(e.stdout, "re-sealed %d device keys under master key %s\n", n, next.KeyID())
+	// Webhook signing secrets too, plain-text ones included.
+	n, err = store.ResealWebhookSecrets(ctx, next)
+	if err != nil {
+		return fmt.Errorf("after re-sealing the device keys: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "re-sealed %d webhook signing secrets under master key %s\n", n, next.KeyID())
 	if kind, path, _ := cfg.StoreKind(); cfg.MasterKey.IsZero() && kind == config.StoreSQLite {
 		file := filepath.Join(filepath.Dir(path), masterKeyFile)
 		tmp := file + ".new"

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/core"
@@ -37,12 +38,23 @@ func TestKeysRotate(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := newPAYG(cfg, store, core.SystemClock{}, log)
+	oldBox, err := openSecrets(cfg, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := newPAYG(cfg, store, oldBox, core.SystemClock{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, err := svc.CreateDevice(ctx, core.DefaultTenantID, payg.DeviceInput{Serial: "K-1", Scheme: payg.SchemeNexus, SecretKeyHex: "deadbeefdeadbeefdeadbeefdeadbeef"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	const whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	now := time.Now()
+	if err := store.CreateWebhookEndpoint(ctx, core.WebhookEndpoint{ID: "whe_1", TenantID: core.DefaultTenantID, URL: "https://crm.example/hook",
+		EventTypes: []string{"*"}, Enabled: true, Secrets: []core.WebhookSecret{{ID: "whs_1", Value: whsec, CreatedAt: now}},
+		CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 	store.Close()
@@ -58,7 +70,7 @@ func TestKeysRotate(t *testing.T) {
 			return "", false
 		},
 	})
-	if code != 0 || !strings.Contains(out.String(), "re-sealed 1 device keys") {
+	if code != 0 || !strings.Contains(out.String(), "re-sealed 1 device keys") || !strings.Contains(out.String(), "re-sealed 1 webhook signing secrets") {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "data", masterKeyFile))
@@ -82,6 +94,14 @@ func TestKeysRotate(t *testing.T) {
 	box, _ := secretbox.New(k)
 	if key, err := box.Open(sealed, []byte(d.ID)); err != nil || len(key) != 16 {
 		t.Fatalf("device key under the new master key: %v", err)
+	}
+	store.UseSecretBox(oldBox)
+	if _, err := store.WebhookEndpoint(ctx, core.DefaultTenantID, "whe_1"); err == nil {
+		t.Fatal("the webhook secret still opens under the old master key")
+	}
+	store.UseSecretBox(box)
+	if ep, err := store.WebhookEndpoint(ctx, core.DefaultTenantID, "whe_1"); err != nil || ep.Secrets[0].Value != whsec {
+		t.Fatalf("webhook secret under the new master key: %v", err)
 	}
 	if code := run(ctx, []string{"keys", "rotate", "--config", cfgFile}, env{stdout: io.Discard, stderr: io.Discard, lookup: noEnv}); code != 2 {
 		t.Errorf("missing --new-key: exit %d, want 2", code)

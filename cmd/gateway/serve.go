@@ -77,8 +77,17 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		}
 	}
 
+	box, err := openSecrets(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	if err := sealWebhookSecrets(ctx, store, box, log); err != nil {
+		// Not fatal: the secrets stay as they are (readable) and the next
+		// start seals them; /readyz tells whether the store is usable.
+		log.Error("sealing plain-text webhook signing secrets failed; they stay as they are until the next start", "err", err)
+	}
 	reg := newRegistry()
-	svc, err := newPAYG(cfg, store, clock, log)
+	svc, err := newPAYG(cfg, store, box, clock, log)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/payg-gateway/gateway/core/jobs"
 	"github.com/payg-gateway/gateway/core/messaging"
 	"github.com/payg-gateway/gateway/core/payg"
+	"github.com/payg-gateway/gateway/core/secretbox"
 )
 
 // gatewayStore is what both stores are: the core store, the PAYG one, the
@@ -29,16 +30,13 @@ type gatewayStore interface {
 	core.JobQueue
 	core.JobService
 	core.WebhookStore
+	core.WebhookSecretSealer
 	webhook.EventSource
 	messaging.Store
 }
 
-// newPAYG builds the lease and token engine over store.
-func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.Logger) (*payg.Service, error) {
-	box, err := openSecretBox(cfg, log)
-	if err != nil {
-		return nil, err
-	}
+// newPAYG builds the lease and token engine over store, sealing with box.
+func newPAYG(cfg config.Config, store gatewayStore, box *secretbox.Box, clock core.Clock, log *slog.Logger) (*payg.Service, error) {
 	vendors, err := newTokenVendors(cfg, clock)
 	if err != nil {
 		return nil, err
@@ -55,6 +53,36 @@ func newPAYG(cfg config.Config, store gatewayStore, clock core.Clock, log *slog.
 			payg.SchemeNexus:     nexus.Engine{},
 		}),
 	}), nil
+}
+
+// openSecrets opens the master key (see openSecretBox) and makes store seal
+// webhook signing secrets with it.
+func openSecrets(cfg config.Config, store gatewayStore, log *slog.Logger) (*secretbox.Box, error) {
+	box, err := openSecretBox(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	store.UseSecretBox(box)
+	return box, nil
+}
+
+// sealWebhookSecrets seals the webhook signing secrets still in plain text
+// (stored before sealing existed, or while the gateway had no master key)
+// under box. Every start runs it; replicas starting together take turns on
+// the rows' locks, and the later ones find nothing left to seal.
+func sealWebhookSecrets(ctx context.Context, store gatewayStore, box *secretbox.Box, log *slog.Logger) error {
+	if box == nil {
+		log.Warn("no master key: webhook signing secrets are stored in plain text")
+		return nil
+	}
+	n, err := store.ResealWebhookSecrets(ctx, box)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("sealed plain-text webhook signing secrets under the master key", "secrets", n, "master_key", box.KeyID())
+	}
+	return nil
 }
 
 // newCallbacks provisions the configured adapter instances and the host

@@ -120,6 +120,7 @@ func (r Replayer) ReplayDead(ctx context.Context, tenant, endpointID string) (in
 	for _, j := range dead {
 		ok, err := r.Jobs.EnqueueJob(ctx, core.Job{
 			TenantID: tenant, Queue: Queue, Key: j.ReplayKey(j.ID), Payload: j.Payload, MaxAttempts: r.maxAttempts(),
+			OrderKey: j.OrderKey, OrderSeq: j.OrderSeq,
 		})
 		if err != nil {
 			return total, fmt.Errorf("webhook: replay dead delivery %s: %w", j.ID, err)

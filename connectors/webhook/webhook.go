@@ -140,7 +140,7 @@ func NewEndpoint(tenant, rawURL string, eventTypes []string, ratePerSecond int, 
 	e := core.WebhookEndpoint{
 		ID: newID("whe_"), TenantID: tenant, URL: rawURL, EventTypes: eventTypes, Enabled: true,
 		RateLimitPerSecond: ratePerSecond, Secrets: []core.WebhookSecret{newSecret(now)},
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	return e, ValidateEndpoint(e, g)
 }
@@ -205,5 +205,18 @@ func deliveryJob(endpointID string, e payg.Event, body []byte, key string, maxAt
 	if err != nil {
 		return core.Job{}, fmt.Errorf("webhook: delivery payload: %w", err)
 	}
-	return core.Job{TenantID: e.TenantID, Queue: Queue, Key: key, Payload: p, MaxAttempts: maxAttempts}, nil
+	j := core.Job{TenantID: e.TenantID, Queue: Queue, Key: key, Payload: p, MaxAttempts: maxAttempts}
+	j.OrderKey, j.OrderSeq = orderKey(endpointID, e)
+	return j, nil
+}
+
+// orderKey orders the first attempts of an endpoint's deliveries of one
+// contract's events by the events' sequence (see core.Job.OrderKey):
+// however many workers and replicas deliver, event n+1 is first tried only
+// after event n was. Events without a contract are not ordered.
+func orderKey(endpointID string, e payg.Event) (string, int64) {
+	if e.ContractID == "" || e.Seq == 0 {
+		return "", 0
+	}
+	return "webhook:" + endpointID + ":" + e.ContractID, e.Seq
 }

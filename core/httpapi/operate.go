@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/lease"
 	"github.com/payg-gateway/gateway/core/payg"
 )
@@ -103,4 +105,33 @@ func (a *paygAPI) issueToken(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, renderToken(t))
+}
+
+type tokenSettleInput struct {
+	Status payg.TokenStatus `json:"status"`
+	Code   string           `json:"code"`
+	Reason string           `json:"reason"`
+}
+
+// settleToken settles a token vendor's pending token by hand
+// (payg.Service.SettleTokenByHand): issued with the code the operator got
+// from the vendor, or failed.
+func (a *paygAPI) settleToken(c *gin.Context) {
+	var in tokenSettleInput
+	if !bindJSON(c, &in) {
+		return
+	}
+	ctx := c.Request.Context()
+	t, err := a.svc.SettleTokenByHand(ctx, TenantID(ctx), c.Param("id"), in.Status, in.Code, in.Reason)
+	if err != nil {
+		pointer := "/code"
+		for _, f := range []string{"reason", "status"} {
+			if strings.HasPrefix(core.ErrorMessage(err), f+":") {
+				pointer = "/" + f
+			}
+		}
+		fail(c, err, pointer)
+		return
+	}
+	c.JSON(http.StatusOK, renderToken(t))
 }

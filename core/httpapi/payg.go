@@ -47,6 +47,7 @@ func (a *paygAPI) register(g *gin.RouterGroup) {
 	g.GET("/contracts/:id/tokens", a.contractTokens)
 	g.POST("/contracts/:id/status", a.setContractStatus)
 	g.POST("/tokens", a.issueToken)
+	g.POST("/tokens/:id/settle", a.settleToken)
 	g.GET("/payments", a.listPayments)
 	g.POST("/payments", a.createPayment)
 	g.GET("/payments/:id", a.getPayment)
@@ -234,13 +235,15 @@ type tokenJSON struct {
 	Count      int64            `json:"count"`
 	Code       string           `json:"code"`
 	Status     payg.TokenStatus `json:"status"`
-	CreatedAt  timestamp        `json:"created_at"`
+	// FailureReason is shown for failed tokens only.
+	FailureReason *string   `json:"failure_reason,omitempty"`
+	CreatedAt     timestamp `json:"created_at"`
 }
 
 func renderToken(t payg.Token) tokenJSON {
 	return tokenJSON{ID: t.ID, DeviceID: t.DeviceID, ContractID: optString(t.ContractID), PaymentID: optString(t.PaymentID),
 		Scheme: t.Scheme, Type: t.Type, Value: t.Value, Seconds: t.Seconds, Count: t.Count, Code: t.Code,
-		Status: t.Status, CreatedAt: timestamp(t.CreatedAt)}
+		Status: t.Status, FailureReason: optString(t.FailureReason), CreatedAt: timestamp(t.CreatedAt)}
 }
 
 type suspenseJSON struct {
@@ -552,6 +555,17 @@ func (a *paygAPI) createDevice(c *gin.Context) {
 			d.Restricted = *in.Restricted
 		}
 	}
+	// The document admits any well-formed vendor name; this gateway has
+	// the built-in schemes and its configured token vendors.
+	if !a.svc.HasTokenScheme(in.TokenScheme) {
+		var names []string
+		for _, s := range a.svc.TokenSchemes() {
+			names = append(names, string(s))
+		}
+		detail := fmt.Sprintf("%q is not a token scheme of this gateway; it has %s", in.TokenScheme, strings.Join(names, ", "))
+		writeProblem(c, http.StatusUnprocessableEntity, detail, FieldProblem{Pointer: "/token_scheme", Detail: detail})
+		return
+	}
 	// The document lets every scheme's fields through; refuse the ones
 	// that mean nothing for this scheme rather than drop them.
 	var fields []FieldProblem
@@ -563,6 +577,8 @@ func (a *paygAPI) createDevice(c *gin.Context) {
 	opg := in.TokenScheme == payg.SchemeOpenPAYGO
 	unused("restricted_digit_set", !opg && in.Restricted != nil, "only openpaygo devices take it")
 	unused("secret_key", in.TokenScheme == payg.SchemeNone && in.SecretKey != "", "a device with token_scheme none has no key")
+	vendor := !opg && in.TokenScheme != payg.SchemeNexus && in.TokenScheme != payg.SchemeNone
+	unused("secret_key", vendor && in.SecretKey != "", "a token vendor's devices keep their keys at the vendor")
 	unused("starting_code", !opg && in.StartingCode != nil, "only openpaygo devices take it")
 	unused("value_divider", !opg && in.ValueDivider != nil, "only openpaygo devices take it")
 	if len(fields) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -41,9 +42,9 @@ type webhookAPI struct {
 	// types are the event types of the document's catalogue; every
 	// subscribed pattern must match one.
 	types []string
-	// mu serialises the read-modify-write of an endpoint (update, secret
-	// rotation) within this process, so two of them cannot lose each
-	// other's change (a new secret, once shown, must be kept).
+	// mu serialises this process's endpoint edits, so they do not lose
+	// the compare-and-set to each other; edits from other replicas are
+	// met by the compare-and-set itself (see edit).
 	mu sync.Mutex
 }
 
@@ -320,40 +321,76 @@ func (a *webhookAPI) update(c *gin.Context) {
 		return
 	}
 	ctx, tenant := c.Request.Context(), TenantID(c.Request.Context())
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ep, err := a.store.WebhookEndpoint(ctx, tenant, c.Param("id"))
+	ep, err := a.edit(ctx, tenant, c.Param("id"), func(ep *core.WebhookEndpoint) error {
+		if in.URL != nil {
+			ep.URL = *in.URL
+		}
+		if in.Description != nil {
+			ep.Description = *in.Description
+		}
+		if in.EventTypes != nil {
+			ep.EventTypes = in.EventTypes
+		}
+		if in.RateLimitPerSecond != nil {
+			ep.RateLimitPerSecond = *in.RateLimitPerSecond
+		}
+		if in.Enabled != nil {
+			// Enabling clears the gateway's reason for disabling it (410
+			// Gone); an operator's disabling has none.
+			ep.Enabled, ep.DisabledReason = *in.Enabled, ""
+		}
+		if err := webhook.ValidateEndpoint(*ep, a.egress); err != nil {
+			return err
+		}
+		ep.UpdatedAt = a.clock.Now()
+		return nil
+	})
+	if core.ErrorCode(err) == core.EINVALID {
+		failEndpoint(c, err)
+		return
+	}
 	if err != nil {
 		WriteError(c, err)
 		return
 	}
-	if in.URL != nil {
-		ep.URL = *in.URL
-	}
-	if in.Description != nil {
-		ep.Description = *in.Description
-	}
-	if in.EventTypes != nil {
-		ep.EventTypes = in.EventTypes
-	}
-	if in.RateLimitPerSecond != nil {
-		ep.RateLimitPerSecond = *in.RateLimitPerSecond
-	}
-	if in.Enabled != nil {
-		// Enabling clears the gateway's reason for disabling it (410
-		// Gone); an operator's disabling has none.
-		ep.Enabled, ep.DisabledReason = *in.Enabled, ""
-	}
-	if err := webhook.ValidateEndpoint(ep, a.egress); err != nil {
-		failEndpoint(c, err)
-		return
-	}
-	ep.UpdatedAt = a.clock.Now()
-	if err := a.store.UpdateWebhookEndpoint(ctx, ep); err != nil {
-		WriteError(c, err)
-		return
-	}
 	c.JSON(http.StatusOK, renderEndpoint(ep))
+}
+
+// maxEditAttempts bounds the re-reads of an endpoint edit that keeps
+// losing the compare-and-set to other replicas' edits; after the last the
+// answer is 409 and nothing was changed.
+const maxEditAttempts = 25
+
+// edit reads endpoint id, applies change and stores it over the version it
+// read. An edit that lost the race to another replica sharing the database
+// waits a little (random, growing), reads the endpoint again and redoes the
+// change, so no change is lost, a new secret above all: it was shown once.
+func (a *webhookAPI) edit(ctx context.Context, tenant, id string, change func(*core.WebhookEndpoint) error) (core.WebhookEndpoint, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var err error
+	for attempt := range maxEditAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return core.WebhookEndpoint{}, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt)*int64(10*time.Millisecond)) + 1)):
+			}
+		}
+		var ep core.WebhookEndpoint
+		if ep, err = a.store.WebhookEndpoint(ctx, tenant, id); err != nil {
+			return ep, err
+		}
+		if err = change(&ep); err != nil {
+			return ep, err
+		}
+		err = a.store.UpdateWebhookEndpoint(ctx, ep)
+		if core.ErrorCode(err) != core.ECONFLICT {
+			ep.Version++
+			return ep, err
+		}
+	}
+	return core.WebhookEndpoint{}, fmt.Errorf("webhook endpoint %s: %w", id, err)
 }
 
 func (a *webhookAPI) delete(c *gin.Context) {
@@ -381,23 +418,20 @@ func (a *webhookAPI) rotate(c *gin.Context) {
 		overlap = min(time.Duration(*in.OverlapSeconds)*time.Second, maxSecretOverlap)
 	}
 	ctx, tenant := c.Request.Context(), TenantID(c.Request.Context())
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ep, err := a.store.WebhookEndpoint(ctx, tenant, c.Param("id"))
-	if err != nil {
-		WriteError(c, err)
-		return
-	}
-	now := a.clock.Now()
-	live := ep.Secrets[:0]
-	for _, s := range ep.Secrets {
-		if s.ExpiresAt.IsZero() || s.ExpiresAt.After(now) {
-			live = append(live, s)
+	var secret core.WebhookSecret
+	ep, err := a.edit(ctx, tenant, c.Param("id"), func(ep *core.WebhookEndpoint) error {
+		now := a.clock.Now()
+		live := ep.Secrets[:0]
+		for _, s := range ep.Secrets {
+			if s.ExpiresAt.IsZero() || s.ExpiresAt.After(now) {
+				live = append(live, s)
+			}
 		}
-	}
-	ep.Secrets = live
-	secret := webhook.RotateSecret(&ep, now, overlap)
-	if err := a.store.UpdateWebhookEndpoint(ctx, ep); err != nil {
+		ep.Secrets = live
+		secret = webhook.RotateSecret(ep, now, overlap)
+		return nil
+	})
+	if err != nil {
 		WriteError(c, err)
 		return
 	}

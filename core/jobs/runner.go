@@ -110,6 +110,9 @@ type Runner struct {
 	queues []queue
 	wake   chan struct{}
 	freed  chan struct{}
+	// ordered is signalled when a job with an OrderKey finishes: the next
+	// job of its key may be claimable now (core.Job.OrderKey).
+	ordered chan struct{}
 }
 
 // New returns a Runner with o's zero fields set to their defaults.
@@ -136,7 +139,7 @@ func New(o Options) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{o: o, log: log.With("component", "jobs"), wake: make(chan struct{}, 1), freed: make(chan struct{}, 1)}
+	return &Runner{o: o, log: log.With("component", "jobs"), wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), ordered: make(chan struct{}, 1)}
 }
 
 // Register makes h run the jobs of queue, retried per policy (nil:
@@ -191,6 +194,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-r.wake:
 		case <-ticker.C:
 		case <-freed:
+		case <-r.ordered:
 		}
 		if ctx.Err() != nil {
 			break
@@ -239,6 +243,12 @@ func (r *Runner) poll(ctx, hctx context.Context, wg *sync.WaitGroup, slots chan 
 					select {
 					case r.freed <- struct{}{}:
 					default:
+					}
+					if j.OrderKey != "" {
+						select {
+						case r.ordered <- struct{}{}:
+						default:
+						}
 					}
 				}()
 				r.run(hctx, q, j)

@@ -55,6 +55,24 @@ const (
 	MaxDays = 10000
 )
 
+// TokenMode says how a payment's credit reaches the contract's devices.
+type TokenMode string
+
+// Token modes.
+const (
+	// TokenModeAddTime (the default, also spelled "") sends the credit a
+	// payment buys as tokens that add time to the device (OpenPAYGO
+	// ADD_TIME, Nexus ADD_CREDIT); fractions of a token unit are carried
+	// to the next payment.
+	TokenModeAddTime TokenMode = "add_time"
+	// TokenModeSetTime sends a token that sets the device's remaining
+	// credit to the contract's paid-through instant, counted from the
+	// payment (OpenPAYGO SET_TIME, Nexus SET_CREDIT). Drift between the
+	// device and the contract (tokens never entered, reversals) is
+	// corrected by every payment.
+	TokenModeSetTime TokenMode = "set_time"
+)
+
 // Step is one step of a payment waterfall. Each step takes what it is owed
 // from what is left of the payment and writes ledger lines.
 //
@@ -150,6 +168,10 @@ type Plan struct {
 	// first charge on the activation date); 0 means none.
 	AccessRate       int64 `json:"access_rate,omitempty"`
 	AccessPeriodDays int   `json:"access_period_days,omitempty"`
+
+	// TokenMode is how credit reaches the devices (payg_credit and
+	// instalments): add_time (the default when empty) or set_time.
+	TokenMode TokenMode `json:"token_mode,omitempty"`
 }
 
 // FieldError names a plan field that breaks a rule. It wraps ErrInvalidPlan.
@@ -254,6 +276,13 @@ func (p Plan) Validate() error {
 		unused("total_price", p.TotalPrice != 0)
 	default:
 		bad("kind", "must be payg_credit, instalments_by_count, instalments_by_cost or energy, got %q", p.Kind)
+	}
+	switch p.TokenMode {
+	case "", TokenModeAddTime:
+	case TokenModeSetTime:
+		unused("token_mode", energy)
+	default:
+		bad("token_mode", "must be add_time or set_time, got %q", p.TokenMode)
 	}
 	if payg || inst || energy {
 		unused("price", !payg && p.Price != 0)
@@ -364,6 +393,10 @@ func (p Plan) PeriodSeconds() int64 {
 	}
 	return SecondsPerDay
 }
+
+// SetsTime reports whether the plan's tokens set the device's remaining
+// credit rather than add to it.
+func (p Plan) SetsTime() bool { return p.TokenMode == TokenModeSetTime }
 
 // Financed returns the amount repaid by instalments: TotalPrice - Deposit.
 func (p Plan) Financed() int64 { return p.TotalPrice - p.Deposit }

@@ -30,6 +30,15 @@ func TestPlanValidate(t *testing.T) {
 		if err := p.Validate(); err != nil {
 			t.Errorf("valid %s plan: %v", kind, err)
 		}
+		if kind == lease.KindEnergy {
+			continue
+		}
+		for _, m := range []lease.TokenMode{lease.TokenModeAddTime, lease.TokenModeSetTime} {
+			p.TokenMode = m
+			if err := p.Validate(); err != nil {
+				t.Errorf("valid %s plan with token_mode %s: %v", kind, m, err)
+			}
+		}
 	}
 	tests := []struct {
 		name   string
@@ -38,6 +47,8 @@ func TestPlanValidate(t *testing.T) {
 		field  string // must be named in the error
 	}{
 		{"unknown kind", lease.KindPAYGCredit, func(p *lease.Plan) { p.Kind = "lease_to_own" }, "kind"},
+		{"unknown token mode", lease.KindPAYGCredit, func(p *lease.Plan) { p.TokenMode = "set" }, "token_mode"},
+		{"set_time on energy", lease.KindEnergy, func(p *lease.Plan) { p.TokenMode = lease.TokenModeSetTime }, "token_mode"},
 		{"lower-case currency", lease.KindPAYGCredit, func(p *lease.Plan) { p.Currency = "kes" }, "currency"},
 		{"negative deposit", lease.KindPAYGCredit, func(p *lease.Plan) { p.Deposit = -1 }, "deposit"},
 		{"negative minimum", lease.KindPAYGCredit, func(p *lease.Plan) { p.MinimumPayment = -1 }, "minimum_payment"},

@@ -173,7 +173,18 @@ func (s *Service) savePayment(ctx context.Context, tx Tx, p Payment, update bool
 // match finds and locks the contract a payment is for (see find). A reason
 // is returned when there is none, or more than one, to apply it to.
 func (s *Service) match(ctx context.Context, tx Tx, tenant string, p Payment) (Contract, SuspenseReason, string, error) {
-	id, reason, detail, err := find(ctx, tx, tenant, p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash)
+	// Most payments name their contract's account: read and lock it in
+	// one step, and look further only when it is not one.
+	if ref := normalizeAccount(p.AccountRef); ref != "" {
+		c, err := tx.LockContractByAccount(ctx, tenant, ref)
+		if err == nil {
+			return c, "", "", nil
+		}
+		if core.ErrorCode(err) != core.ENOTFOUND {
+			return Contract{}, "", "", err
+		}
+	}
+	id, reason, detail, err := find(ctx, tx, tenant, p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash, false)
 	if err != nil || reason != "" {
 		return Contract{}, reason, detail, err
 	}
@@ -181,16 +192,19 @@ func (s *Service) match(ctx context.Context, tx Tx, tenant string, p Payment) (C
 	return c, "", "", err
 }
 
-// find returns the id of the contract a payment is for: by account number,
-// then device serial, then the payer's phone (its hash, or the number).
-func find(ctx context.Context, r Reader, tenant, accountRef, msisdn, msisdnHash string) (string, SuspenseReason, string, error) {
+// find returns the id of the contract a payment is for: by account number
+// (unless byAccount is false: the caller looked already), then device
+// serial, then the payer's phone (its hash, or the number).
+func find(ctx context.Context, r Reader, tenant, accountRef, msisdn, msisdnHash string, byAccount bool) (string, SuspenseReason, string, error) {
 	if ref := normalizeAccount(accountRef); ref != "" {
-		c, err := r.ContractByAccount(ctx, tenant, ref)
-		if err == nil {
-			return c.ID, "", "", nil
-		}
-		if core.ErrorCode(err) != core.ENOTFOUND {
-			return "", "", "", err
+		if byAccount {
+			c, err := r.ContractByAccount(ctx, tenant, ref)
+			if err == nil {
+				return c.ID, "", "", nil
+			}
+			if core.ErrorCode(err) != core.ENOTFOUND {
+				return "", "", "", err
+			}
 		}
 		d, err := r.DeviceBySerial(ctx, tenant, strings.TrimSpace(accountRef))
 		if err == nil {
@@ -236,7 +250,7 @@ func (s *Service) CheckAccount(ctx context.Context, tenant, accountRef, msisdn, 
 	var reason SuspenseReason
 	var detail string
 	err := s.store.View(ctx, func(r Reader) error {
-		id, rs, d, err := find(ctx, r, tenant, accountRef, msisdn, msisdnHash)
+		id, rs, d, err := find(ctx, r, tenant, accountRef, msisdn, msisdnHash, true)
 		if err != nil || rs != "" {
 			reason, detail = rs, d
 			return err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/payg-gateway/gateway/core"
@@ -24,6 +25,7 @@ type Service struct {
 	engines map[TokenScheme]TokenEngine
 	subs    []EventSubscriber
 	log     *slog.Logger
+	zones   sync.Map // time zone name → *time.Location, loaded once
 }
 
 // Options are a Service's dependencies.
@@ -62,7 +64,11 @@ const maxAttempts = 5
 func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = s.store.InTx(ctx, fn)
+		if g, ok := s.store.(GroupStore); ok {
+			err = g.InGroupTx(ctx, fn)
+		} else {
+			err = s.store.InTx(ctx, fn)
+		}
 		code := core.ErrorCode(err)
 		if !errors.Is(err, errRetry) && code != core.EUNAVAILABLE {
 			return err
@@ -87,10 +93,14 @@ func (s *Service) location(ctx context.Context, tenant string) (*time.Location, 
 	if err != nil {
 		return nil, core.Tenant{}, err
 	}
+	if loc, ok := s.zones.Load(t.TimeZone); ok {
+		return loc.(*time.Location), t, nil
+	}
 	loc, err := time.LoadLocation(t.TimeZone)
 	if err != nil {
 		return nil, core.Tenant{}, fmt.Errorf("payg: tenant %s time zone: %w", tenant, err)
 	}
+	s.zones.Store(t.TimeZone, loc)
 	return loc, t, nil
 }
 
@@ -193,7 +203,7 @@ func (s *Service) CreateDevice(ctx context.Context, tenant string, in DeviceInpu
 			}
 			break
 		}
-		return Device{}, core.Errorf(core.EINVALID, "device token_scheme %q: want openpaygo, nexus or none", in.Scheme)
+		return Device{}, core.Errorf(core.EINVALID, "device token_scheme %q: not a scheme of this gateway (it has %s)", in.Scheme, s.schemeList())
 	}
 	err := s.inTx(ctx, func(tx Tx) error { return tx.InsertDevice(ctx, d) })
 	if core.ErrorCode(err) == core.ECONFLICT {
@@ -273,8 +283,12 @@ func (s *Service) CreateContract(ctx context.Context, tenant string, in Contract
 			return fmt.Errorf("contract customer_id %q: %w", in.CustomerID, err)
 		}
 		for _, id := range in.DeviceIDs {
-			if _, err := tx.Device(ctx, tenant, id); err != nil {
+			d, err := tx.Device(ctx, tenant, id)
+			if err != nil {
 				return fmt.Errorf("contract device_ids %q: %w", id, err)
+			}
+			if err := s.checkTokenMode(c.Plan, d); err != nil {
+				return err
 			}
 		}
 		return tx.InsertContract(ctx, c)
@@ -283,6 +297,19 @@ func (s *Service) CreateContract(ctx context.Context, tenant string, in Contract
 		return Contract{}, core.Errorf(core.ECONFLICT, "a contract with account_number %q or external_id %q exists", c.AccountNumber, c.ExternalID)
 	}
 	return c, err
+}
+
+// checkTokenMode refuses a set_time plan for a device whose engine cannot
+// set credit (a token vendor's). Devices without tokens take any plan.
+func (s *Service) checkTokenMode(p lease.Plan, d Device) error {
+	eng, ok := s.engines[d.Scheme]
+	if !ok || !p.SetsTime() {
+		return nil
+	}
+	if _, ok := eng.(CreditSetter); !ok {
+		return core.Errorf(core.EINVALID, "contract plan token_mode set_time: device %s (token scheme %s) cannot have its credit set; use add_time", d.ID, d.Scheme)
+	}
+	return nil
 }
 
 // normalizeAccount is the canonical form of an account reference: what

@@ -21,6 +21,16 @@ type Store interface {
 	View(ctx context.Context, fn func(Reader) error) error
 }
 
+// GroupStore is a Store that can commit concurrent callers' transactions
+// together (SQLite: one fsync for several payments). InGroupTx is InTx
+// whose fn may share the transaction with other callers' fns, each undone
+// alone if it fails; it returns after fn's writes are durable. The Service
+// uses it for its own transactions when the store offers it.
+type GroupStore interface {
+	Store
+	InGroupTx(ctx context.Context, fn func(Tx) error) error
+}
+
 // Reader is the read side, scoped by tenant: a row of another tenant is
 // ENOTFOUND.
 type Reader interface {
@@ -122,6 +132,9 @@ type Tx interface {
 	InsertPayment(ctx context.Context, p Payment) error
 	UpdatePayment(ctx context.Context, p Payment) error
 	LockContract(ctx context.Context, tenant, id string) (Contract, error)
+	// LockContractByAccount is LockContract by account number (the
+	// normalised form): a payment's contract read and locked at once.
+	LockContractByAccount(ctx context.Context, tenant, account string) (Contract, error)
 	// UpdateContract stores c's state; c.Version must be the stored version
 	// plus one, else ECONFLICT.
 	UpdateContract(ctx context.Context, c Contract) error

@@ -81,7 +81,7 @@ func (s *Service) Token(ctx context.Context, tenant, id string) (Token, error) {
 // same code returns it unchanged; any other settling of a settled token is
 // ECONFLICT.
 func (s *Service) CompleteToken(ctx context.Context, tenant, tokenID, code string) (Token, error) {
-	return s.settle(ctx, tenant, tokenID, TokenIssued, code, "")
+	return s.settle(ctx, tenant, tokenID, TokenIssued, code, "", "")
 }
 
 // FailToken settles a pending token as failed for reason (the vendor said
@@ -93,10 +93,43 @@ func (s *Service) FailToken(ctx context.Context, tenant, tokenID, reason string)
 	if strings.TrimSpace(reason) == "" {
 		reason = "unknown"
 	}
-	return s.settle(ctx, tenant, tokenID, TokenFailed, "", reason)
+	return s.settle(ctx, tenant, tokenID, TokenFailed, "", reason, "")
 }
 
-func (s *Service) settle(ctx context.Context, tenant, tokenID string, to TokenStatus, code, reason string) (Token, error) {
+// MaxTokenCode bounds a code entered by hand.
+const MaxTokenCode = 64
+
+// SettleTokenByHand is an operator's settling of a vendor's pending token
+// that the gateway could not settle itself: the request's outcome was
+// unknown and the vendor is not idempotent (held for review), or the
+// vendor stayed down. With to = TokenIssued, code is the code the operator
+// obtained from the vendor (its portal, a phone call); with TokenFailed,
+// the token is given up. why is kept in the event (reason). The token's
+// job, if it is still to run, finds it settled and asks the vendor
+// nothing. Settling it again the same way returns it unchanged; any other
+// settling of a settled token is ECONFLICT.
+func (s *Service) SettleTokenByHand(ctx context.Context, tenant, tokenID string, to TokenStatus, code, why string) (Token, error) {
+	code, why = strings.TrimSpace(code), strings.TrimSpace(why)
+	switch {
+	case why == "":
+		return Token{}, core.Errorf(core.EINVALID, "reason: required")
+	case to == TokenIssued && (code == "" || len(code) > MaxTokenCode):
+		return Token{}, core.Errorf(core.EINVALID, "code: the vendor's code, 1 to %d characters", MaxTokenCode)
+	case to == TokenFailed && code != "":
+		return Token{}, core.Errorf(core.EINVALID, "code: a failed token has no code")
+	case to != TokenIssued && to != TokenFailed:
+		return Token{}, core.Errorf(core.EINVALID, "status: want issued or failed")
+	}
+	reason := ""
+	if to == TokenFailed {
+		reason = "settled by hand: " + why
+	}
+	return s.settle(ctx, tenant, tokenID, to, code, reason, why)
+}
+
+// settle moves a pending token to status to; note, when set, is kept in
+// the event as reason (a settling by hand).
+func (s *Service) settle(ctx context.Context, tenant, tokenID string, to TokenStatus, code, reason, note string) (Token, error) {
 	var out Token
 	err := s.inTx(ctx, func(tx Tx) error {
 		t, err := tx.Token(ctx, tenant, tokenID)
@@ -121,6 +154,9 @@ func (s *Service) settle(ctx context.Context, tenant, tokenID string, to TokenSt
 		typ, data := EventTokenIssued, tokenData(t)
 		if to == TokenFailed {
 			typ = EventTokenFailed
+		}
+		if note != "" {
+			data["reason"] = note
 		}
 		out = t
 		return s.emit(ctx, tx, tenant, t.ContractID, typ, data, now)

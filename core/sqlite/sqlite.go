@@ -100,8 +100,9 @@ func Open(ctx context.Context, path string, clock core.Clock) (*Store, error) {
 	return &Store{
 		write: write, read: read, goose: provider, path: path,
 		Store: sqlstore.New(write, read, sqlstore.Dialect{
-			Time:      func(t time.Time) any { return formatTime(t) },
-			Translate: translate,
+			Time:         func(t time.Time) any { return formatTime(t) },
+			Translate:    translate,
+			SingleWriter: true,
 		}, clock),
 	}, nil
 }
@@ -153,7 +154,7 @@ func (s *Store) Ready(ctx context.Context) error {
 // Close closes both pools. It is safe to call more than once.
 func (s *Store) Close() error {
 	var err error
-	s.close.Do(func() { err = errors.Join(s.read.Close(), s.write.Close()) })
+	s.close.Do(func() { err = errors.Join(s.CloseStatements(), s.read.Close(), s.write.Close()) })
 	return err
 }
 

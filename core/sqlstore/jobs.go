@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,13 +18,14 @@ var (
 	_ core.JobService = (*Store)(nil)
 )
 
-const jobCols = `id, tenant_id, queue, job_key, payload, state, attempts, max_attempts, run_at, locked_until, last_error, created_at, updated_at`
+const jobCols = `id, tenant_id, queue, job_key, payload, state, attempts, max_attempts, run_at, locked_until, last_error, created_at, updated_at, order_key, order_seq, attempted_at`
 
 func scanJob(r scanner) (core.Job, error) {
 	var j core.Job
 	var payload []byte
 	err := r.Scan(&j.ID, &j.TenantID, &j.Queue, &j.Key, scanBytes{&payload}, &j.State, &j.Attempts, &j.MaxAttempts,
-		scanTime{&j.RunAt}, scanTime{&j.LockedUntil}, &j.LastError, scanTime{&j.CreatedAt}, scanTime{&j.UpdatedAt})
+		scanTime{&j.RunAt}, scanTime{&j.LockedUntil}, &j.LastError, scanTime{&j.CreatedAt}, scanTime{&j.UpdatedAt},
+		&j.OrderKey, &j.OrderSeq, scanTime{&j.AttemptedAt})
 	j.Payload = payload
 	return j, err
 }
@@ -70,10 +70,10 @@ func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
 	if len(j.Payload) == 0 {
 		j.Payload = []byte("null")
 	}
-	res, err := t.exec(ctx, `INSERT INTO jobs (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+	res, err := t.exec(ctx, `INSERT INTO jobs (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (job_key) DO NOTHING`,
 		j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
-		t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt))
+		t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil)
 	if err != nil {
 		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
 	}
@@ -96,32 +96,13 @@ func (s *Store) EnqueueJob(ctx context.Context, j core.Job) (bool, error) {
 	return inserted, err
 }
 
-// write1 runs fn in a write transaction of the store.
-func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return s.d.Translate(err)
-	}
-	if err := fn(&txn{q: tx, d: s.d, clock: s.clock}); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return s.d.Translate(tx.Commit())
-}
-
-// read1 runs fn in a read-only transaction of the store.
-func (s *Store) read1(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return s.d.Translate(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	return fn(&txn{q: tx, d: s.d, clock: s.clock})
-}
-
 // Claim implements core.JobQueue. One statement picks the due rows and
 // marks them running: on PostgreSQL its SELECT skips rows other claimers
-// have locked; on SQLite the single writer serialises claims.
+// have locked; on SQLite the single writer serialises claims. A job with
+// an order key is passed over while an earlier job of its key is pending or
+// running unattempted; the check reads those rows whether or not another
+// claimer holds them, so a claimed but not yet attempted job still holds
+// back the jobs after it.
 func (s *Store) Claim(ctx context.Context, queue string, limit int, lease time.Duration) ([]core.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -135,8 +116,10 @@ func (s *Store) Claim(ctx context.Context, queue string, limit int, lease time.D
 		until := t.d.Time(now.Add(lease))
 		rows, err := t.query(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1,
 			run_at = ?, locked_until = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM jobs WHERE queue = ? AND state IN ('pending', 'running') AND run_at <= ?
-				ORDER BY run_at, id LIMIT ?`+t.d.SkipLocked+`)
+			WHERE id IN (SELECT j.id FROM jobs j WHERE j.queue = ? AND j.state IN ('pending', 'running') AND j.run_at <= ?
+				AND (j.order_key = '' OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.order_key = j.order_key
+					AND e.order_seq < j.order_seq AND e.attempted_at IS NULL AND e.state IN ('pending', 'running')))
+				ORDER BY j.run_at, j.id LIMIT ?`+t.d.SkipLocked+`)
 			RETURNING `+jobCols, until, until, t.d.Time(now), queue, t.d.Time(now), limit)
 		if err != nil {
 			return err
@@ -168,9 +151,14 @@ func (s *Store) Claim(ctx context.Context, queue string, limit int, lease time.D
 // finish updates a claimed job, fenced by the claim: the row must still
 // be running with the attempts count the claim gave it. Otherwise its lease
 // expired and another worker owns it now: ECONFLICT.
-func (s *Store) finish(ctx context.Context, j core.Job, what, set string, args ...any) error {
+func (s *Store) finish(ctx context.Context, j core.Job, what string, attempted bool, set string, args ...any) error {
 	err := s.write1(ctx, func(t *txn) error {
-		args = append(args, t.d.Time(t.clock.Now()), j.ID, j.Attempts)
+		now := t.d.Time(t.clock.Now())
+		if attempted {
+			set += `, attempted_at = COALESCE(attempted_at, ?)`
+			args = append(args, now)
+		}
+		args = append(args, now, j.ID, j.Attempts)
 		res, err := t.exec(ctx, `UPDATE jobs SET `+set+`, locked_until = NULL, updated_at = ?
 			WHERE id = ? AND state = 'running' AND attempts = ?`, args...)
 		err = t.affected(res, err, "job", j.ID)
@@ -187,7 +175,7 @@ func (s *Store) finish(ctx context.Context, j core.Job, what, set string, args .
 
 // Complete implements core.JobQueue.
 func (s *Store) Complete(ctx context.Context, j core.Job) error {
-	return s.finish(ctx, j, "complete", `state = 'done'`)
+	return s.finish(ctx, j, "complete", true, `state = 'done'`)
 }
 
 // Retry implements core.JobQueue.
@@ -196,13 +184,13 @@ func (s *Store) Retry(ctx context.Context, j core.Job, runAt time.Time, errText 
 	if !spendAttempt {
 		give = 1
 	}
-	return s.finish(ctx, j, "retry", `state = 'pending', run_at = ?, last_error = ?, attempts = attempts - ?`,
+	return s.finish(ctx, j, "retry", spendAttempt, `state = 'pending', run_at = ?, last_error = ?, attempts = attempts - ?`,
 		s.d.Time(runAt), errText, give)
 }
 
 // Kill implements core.JobQueue.
 func (s *Store) Kill(ctx context.Context, j core.Job, errText string) error {
-	return s.finish(ctx, j, "kill", `state = 'dead', last_error = ?`, errText)
+	return s.finish(ctx, j, "kill", true, `state = 'dead', last_error = ?`, errText)
 }
 
 // Job implements core.JobService.

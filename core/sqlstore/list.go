@@ -94,7 +94,7 @@ func (t *txn) ListContracts(ctx context.Context, tenant string, f payg.ContractQ
 		at = "updated_at"
 		q.and("updated_at >= ?", t.d.Time(f.UpdatedSince))
 	}
-	p, err := page(ctx, t, contractCols, "contracts", at, q, req, scanContract, func(c payg.Contract) core.Cursor {
+	p, err := page(ctx, t, contractCols, "contracts", at, q, req, func(r scanner) (payg.Contract, error) { return scanContract(r) }, func(c payg.Contract) core.Cursor {
 		if at == "updated_at" {
 			return core.Cursor{CreatedAt: c.UpdatedAt, ID: c.ID}
 		}

@@ -153,12 +153,14 @@ func (t *txn) Plan(ctx context.Context, tenant, id string) (payg.Plan, error) {
 
 const contractCols = `id, tenant_id, external_id, account_number, customer_id, plan_id, plan, state, announced_status, version, created_at, updated_at`
 
-func scanContract(r scanner) (payg.Contract, error) {
+// scanContract reads contractCols, and extra columns after them.
+func scanContract(r scanner, extra ...any) (payg.Contract, error) {
 	var c payg.Contract
 	var plan, state []byte
 	var planID sql.NullString
-	if err := r.Scan(&c.ID, &c.TenantID, &c.ExternalID, &c.AccountNumber, &c.CustomerID, &planID, scanBytes{&plan}, scanBytes{&state},
-		&c.AnnouncedStatus, &c.Version, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}); err != nil {
+	dest := []any{&c.ID, &c.TenantID, &c.ExternalID, &c.AccountNumber, &c.CustomerID, &planID, scanBytes{&plan}, scanBytes{&state},
+		&c.AnnouncedStatus, &c.Version, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt}}
+	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return c, err
 	}
 	c.PlanID = planID.String
@@ -215,24 +217,72 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 	return nil
 }
 
+// contractWithDevices selects a contract (alias c) with its devices, one
+// row per device, so a contract is read in one statement.
+var contractWithDevices = `SELECT ` + prefixed("c.", contractCols) + `, cd.device_id FROM contracts c
+	LEFT JOIN contract_devices cd ON cd.contract_id = c.id WHERE `
+
+// contract reads the one contract matching where, with its devices; lock
+// takes its row lock (the contract's row only) until the transaction ends.
+func (t *txn) contract(ctx context.Context, where string, lock bool, what, id string, args ...any) (payg.Contract, error) {
+	q := contractWithDevices + where + ` ORDER BY cd.device_id`
+	if lock && t.d.ForUpdate != "" {
+		q += t.d.ForUpdate + " OF c"
+	}
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return payg.Contract{}, err
+	}
+	defer rows.Close()
+	var c payg.Contract
+	found := false
+	for rows.Next() {
+		var dev sql.NullString
+		if !found {
+			if c, err = scanContract(rows, &dev); err != nil {
+				return payg.Contract{}, t.d.Translate(err)
+			}
+			found = true
+		} else {
+			skip := make([]any, 0, 13)
+			for range strings.Count(contractCols, ",") + 1 {
+				skip = append(skip, new(any))
+			}
+			if err := rows.Scan(append(skip, &dev)...); err != nil {
+				return payg.Contract{}, t.d.Translate(err)
+			}
+		}
+		if dev.Valid {
+			c.DeviceIDs = append(c.DeviceIDs, dev.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return payg.Contract{}, t.d.Translate(err)
+	}
+	if !found {
+		return payg.Contract{}, notFound(what, id)
+	}
+	return c, nil
+}
+
 func (t *txn) Contract(ctx context.Context, tenant, id string) (payg.Contract, error) {
-	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND id = ?`, tenant, id))
-	return t.withDevices(ctx, c, err, "contract", id)
+	return t.contract(ctx, `c.tenant_id = ? AND c.id = ?`, false, "contract", id, tenant, id)
 }
 
 func (t *txn) ContractByExternalID(ctx context.Context, tenant, ext string) (payg.Contract, error) {
-	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND external_id = ? AND external_id <> ''`, tenant, ext))
-	return t.withDevices(ctx, c, err, "contract with external_id", ext)
+	return t.contract(ctx, `c.tenant_id = ? AND c.external_id = ? AND c.external_id <> ''`, false, "contract with external_id", ext, tenant, ext)
 }
 
 func (t *txn) ContractByAccount(ctx context.Context, tenant, account string) (payg.Contract, error) {
-	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND account_number = ?`, tenant, account))
-	return t.withDevices(ctx, c, err, "contract with account number", account)
+	return t.contract(ctx, `c.tenant_id = ? AND c.account_number = ?`, false, "contract with account number", account, tenant, account)
 }
 
 func (t *txn) LockContract(ctx context.Context, tenant, id string) (payg.Contract, error) {
-	c, err := scanContract(t.queryRow(ctx, `SELECT `+contractCols+` FROM contracts WHERE tenant_id = ? AND id = ?`+t.d.ForUpdate, tenant, id))
-	return t.withDevices(ctx, c, err, "contract", id)
+	return t.contract(ctx, `c.tenant_id = ? AND c.id = ?`, true, "contract", id, tenant, id)
+}
+
+func (t *txn) LockContractByAccount(ctx context.Context, tenant, account string) (payg.Contract, error) {
+	return t.contract(ctx, `c.tenant_id = ? AND c.account_number = ?`, true, "contract with account number", account, tenant, account)
 }
 
 func (t *txn) contracts(ctx context.Context, q string, args ...any) ([]payg.Contract, error) {
@@ -348,26 +398,48 @@ func (t *txn) PaymentByKey(ctx context.Context, instance, txID string) (payg.Pay
 // ---- ledger
 
 func (t *txn) AppendLedger(ctx context.Context, lines []payg.LedgerLine) error {
-	next := map[string]int64{}
-	for _, l := range lines {
-		seq, ok := next[l.ContractID]
-		if !ok {
-			if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM ledger_lines WHERE contract_id = ?`, l.ContractID).Scan(&seq); err != nil {
-				return t.d.Translate(err)
-			}
+	if len(lines) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO ledger_lines (contract_id, seq, tenant_id, payment_id, kind, amount, at, line) VALUES `)
+	args := make([]any, 0, 8*len(lines))
+	for i, l := range lines {
+		seq, err := t.nextSeq(ctx, &t.ledgerSeq, "ledger_lines", l.ContractID)
+		if err != nil {
+			return err
 		}
-		seq++
-		next[l.ContractID] = seq
 		body, err := json.Marshal(l.Line)
 		if err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO ledger_lines (contract_id, seq, tenant_id, payment_id, kind, amount, at, line) VALUES (?,?,?,?,?,?,?,?)`,
-			l.ContractID, seq, l.TenantID, nullString(l.PaymentID), string(l.Line.Kind), l.Line.Amount, t.d.Time(l.Line.At), string(body)); err != nil {
-			return err
+		if i > 0 {
+			q.WriteString(",")
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?)")
+		args = append(args, l.ContractID, seq, l.TenantID, nullString(l.PaymentID), string(l.Line.Kind), l.Line.Amount, t.d.Time(l.Line.At), string(body))
+	}
+	_, err := t.exec(ctx, q.String(), args...)
+	return err
+}
+
+// nextSeq returns the next seq of contract's rows in table (ledger_lines,
+// events), counting from the stored maximum, read once per transaction:
+// the rows of a contract are written under its lock (SQLite's single
+// writer), and within this transaction only through this txn.
+func (t *txn) nextSeq(ctx context.Context, seqs *map[string]int64, table, contractID string) (int64, error) {
+	seq, ok := (*seqs)[contractID]
+	if !ok {
+		if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM `+table+` WHERE contract_id = ?`, contractID).Scan(&seq); err != nil {
+			return 0, t.d.Translate(err)
+		}
+		if *seqs == nil {
+			*seqs = map[string]int64{}
 		}
 	}
-	return nil
+	seq++
+	(*seqs)[contractID] = seq
+	return seq, nil
 }
 
 func (t *txn) LedgerLines(ctx context.Context, tenant, contractID string) ([]payg.LedgerLine, error) {
@@ -455,9 +527,11 @@ func (t *txn) SuspenseItem(ctx context.Context, tenant, id string) (payg.Suspens
 
 func (t *txn) InsertEvent(ctx context.Context, e payg.Event) (payg.Event, error) {
 	if e.ContractID != "" {
-		if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE contract_id = ?`, e.ContractID).Scan(&e.Seq); err != nil {
-			return e, t.d.Translate(err)
+		seq, err := t.nextSeq(ctx, &t.eventSeq, "events", e.ContractID)
+		if err != nil {
+			return e, err
 		}
+		e.Seq = seq
 	}
 	_, err := t.exec(ctx, `INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES (?,?,?,?,?,?,?)`,
 		e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))

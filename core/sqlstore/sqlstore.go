@@ -8,13 +8,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
+	"github.com/payg-gateway/gateway/core/secretbox"
 )
 
 // Dialect is what differs between the SQL databases.
@@ -33,6 +37,13 @@ type Dialect struct {
 	Time func(time.Time) any
 	// Translate turns a driver error into a core error.
 	Translate func(error) error
+	// SingleWriter is set where the database has one writer (SQLite): write
+	// transactions then take the writer in arrival order, not in the
+	// random order database/sql hands a busy pool's connection to its
+	// waiters, and the write pool's statements are prepared once and
+	// reused instead of parsed anew each time (pgx caches PostgreSQL's
+	// itself).
+	SingleWriter bool
 }
 
 // Store is core.TenantService, core.APIService, payg.Store,
@@ -42,26 +53,152 @@ type Store struct {
 	write, read *sql.DB
 	d           Dialect
 	clock       core.Clock
+	// box seals webhook signing secrets (UseSecretBox); nil: plain text.
+	box atomic.Pointer[secretbox.Box]
+	// writer is the single writer's FIFO lock (SingleWriter): a channel
+	// of capacity one, whose blocked senders the runtime queues in order.
+	writer chan struct{}
+	// stmts caches the write pool's prepared statements, reads those of
+	// the read pool's single statements (Store.conn) (SingleWriter).
+	stmts, reads *stmtCache
+	// group queues callers of InGroupTx (SingleWriter).
+	group *groupQueue
+	// statements counts the SQL statements run, for tests and diagnostics.
+	statements atomic.Int64
 }
 
 var _ payg.Store = (*Store)(nil)
 
 // New returns a Store whose times (job claims, leases) come from clock.
 func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
-	return &Store{write: write, read: read, d: d, clock: clock}
+	s := &Store{write: write, read: read, d: d, clock: clock}
+	if d.SingleWriter {
+		s.writer = make(chan struct{}, 1)
+		s.group = &groupQueue{}
+		s.stmts = &stmtCache{db: write, m: map[string]*sql.Stmt{}}
+		s.reads = &stmtCache{db: read, m: map[string]*sql.Stmt{}}
+	}
+	return s
+}
+
+// Statements returns the number of SQL statements the store has run
+// (BEGIN and COMMIT not included), for tests and diagnostics.
+func (s *Store) Statements() int64 { return s.statements.Load() }
+
+// CloseStatements closes the cached prepared statements; the stores call
+// it before closing their pools.
+func (s *Store) CloseStatements() error {
+	if s.stmts == nil {
+		return nil
+	}
+	return errors.Join(s.stmts.close(), s.reads.close())
 }
 
 // InTx runs fn in a write transaction.
 func (s *Store) InTx(ctx context.Context, fn func(payg.Tx) error) error {
+	return s.write1(ctx, func(t *txn) error { return fn(t) })
+}
+
+// write1 runs fn in a write transaction of the store. With a single
+// writer it waits its turn first, in arrival order; statements run there
+// for the first time are prepared after the transaction, for the next.
+func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-s.writer }()
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.Translate(err)
 	}
-	if err := fn(&txn{q: tx, d: s.d, clock: s.clock}); err != nil {
+	t := s.txn(tx)
+	t.tx, t.cache = tx, s.stmts
+	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return s.d.Translate(tx.Commit())
+	err = s.d.Translate(tx.Commit())
+	if len(t.missed) > 0 {
+		s.stmts.prepare(ctx, t.missed)
+	}
+	return err
+}
+
+// read1 runs fn in a read-only transaction of the store.
+func (s *Store) read1(ctx context.Context, fn func(*txn) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.d.Translate(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(s.txn(tx))
+}
+
+// txn returns a txn running its statements on q.
+func (s *Store) txn(q querier) *txn {
+	return &txn{q: q, d: s.d, clock: s.clock, count: &s.statements}
+}
+
+// stmtCache holds statements prepared once on a pool. A statement is
+// prepared outside any transaction (the single write connection is busy
+// during one), after the first transaction that ran it unprepared.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+// get returns q prepared on the pool, preparing it if needed; nil if it
+// does not prepare (it then runs unprepared and reports its error there).
+// Only for callers that hold none of the pool's connections.
+func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
+	if st := c.lookup(q); st != nil {
+		return st
+	}
+	c.prepare(ctx, []string{q})
+	return c.lookup(q)
+}
+
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[q]
+}
+
+// prepare prepares the queries not cached yet. A query that fails to
+// prepare keeps running unprepared, which reports its error where it runs.
+func (c *stmtCache) prepare(ctx context.Context, queries []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range queries {
+		if _, ok := c.m[q]; ok || len(c.m) >= maxCachedStatements {
+			continue
+		}
+		if st, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.m[q] = st
+		}
+	}
+}
+
+// maxCachedStatements bounds a cache, should a caller build queries with
+// unbounded variety; the ones beyond it run unprepared.
+const maxCachedStatements = 512
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for q, st := range c.m {
+		if err := st.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		delete(c.m, q)
+	}
+	return errors.Join(errs...)
 }
 
 // View runs fn in a read-only transaction, so its reads see one snapshot.
@@ -71,7 +208,7 @@ func (s *Store) View(ctx context.Context, fn func(payg.Reader) error) error {
 		return s.d.Translate(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	return fn(&txn{q: tx, d: s.d, clock: s.clock})
+	return fn(s.txn(tx))
 }
 
 // txn implements payg.Tx on one *sql.Tx. (Store.conn also wraps a pool in
@@ -80,6 +217,35 @@ type txn struct {
 	q     querier
 	d     Dialect
 	clock core.Clock
+	count *atomic.Int64
+	// In a write transaction of a SingleWriter store: the transaction,
+	// the store's prepared statements, this transaction's handles on them,
+	// and the queries that were not prepared yet.
+	tx     *sql.Tx
+	cache  *stmtCache
+	local  map[string]*sql.Stmt
+	missed []string
+	// direct is the read pool's cache when q is the pool itself (no
+	// transaction holds a connection, so preparing there cannot wait on
+	// this txn).
+	direct *stmtCache
+	// Read once per transaction: the last seq given to each contract's
+	// ledger lines and events (see nextSeq), and each tenant's enabled
+	// webhook endpoints, which no write transaction changes. A statement
+	// of this package that writes those rows in a txn by other means must
+	// forget them.
+	ledgerSeq, eventSeq map[string]int64
+	endpoints           map[string][]core.WebhookEndpoint
+	// detached runs statements without their caller's cancellation (a
+	// group transaction, where interrupting one caller's statement could
+	// roll back the others' work).
+	detached bool
+}
+
+// forget drops what the txn remembered of rows it read, after a savepoint
+// rolled back writes it may have counted on.
+func (t *txn) forget() {
+	t.ledgerSeq, t.eventSeq = nil, nil
 }
 
 // querier is what txn runs statements on: a *sql.Tx, or a *sql.DB.
@@ -108,17 +274,67 @@ func (t *txn) rebind(q string) string {
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	r, err := t.q.ExecContext(ctx, t.rebind(q), args...)
+	ctx, q = t.prep(ctx, q)
+	if st := t.stmt(ctx, q); st != nil {
+		r, err := st.ExecContext(ctx, args...)
+		return r, t.d.Translate(err)
+	}
+	r, err := t.q.ExecContext(ctx, q, args...)
 	return r, t.d.Translate(err)
 }
 
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.q.QueryRowContext(ctx, t.rebind(q), args...)
+	ctx, q = t.prep(ctx, q)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, q, args...)
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.q.QueryContext(ctx, t.rebind(q), args...)
+	ctx, q = t.prep(ctx, q)
+	if st := t.stmt(ctx, q); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, t.d.Translate(err)
+	}
+	rows, err := t.q.QueryContext(ctx, q, args...)
 	return rows, t.d.Translate(err)
+}
+
+// prep returns the context and dialect's text a statement runs with.
+func (t *txn) prep(ctx context.Context, q string) (context.Context, string) {
+	if t.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return ctx, t.rebind(q)
+}
+
+// stmt counts a statement about to run and returns its prepared handle in
+// this transaction, or nil to run it unprepared.
+func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.count != nil {
+		t.count.Add(1)
+	}
+	if t.direct != nil {
+		return t.direct.get(ctx, q)
+	}
+	if t.cache == nil {
+		return nil
+	}
+	if st, ok := t.local[q]; ok {
+		return st
+	}
+	shared := t.cache.lookup(q)
+	if shared == nil {
+		t.missed = append(t.missed, q)
+		return nil
+	}
+	st := t.tx.StmtContext(ctx, shared)
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[q] = st
+	return st
 }
 
 // nullTime is a time argument that is NULL when zero.

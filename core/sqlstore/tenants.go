@@ -21,7 +21,11 @@ func scanTenant(r scanner) (core.Tenant, error) {
 // conn runs single statements on the read pool outside any transaction: a
 // lone SELECT needs no snapshot, and skipping BEGIN saves round trips on
 // hot paths such as authentication.
-func (s *Store) conn() *txn { return &txn{q: s.read, d: s.d, clock: s.clock} }
+func (s *Store) conn() *txn {
+	t := s.txn(s.read)
+	t.direct = s.reads
+	return t
+}
 
 // now is the store clock's time at the microsecond, the precision both
 // databases keep.

@@ -35,6 +35,7 @@ func testJobs(t *testing.T, h Harness) {
 	t.Run("ClaimCompleteRetryKill", func(t *testing.T) { testJobLifecycle(t, h) })
 	t.Run("LeaseExpiry", func(t *testing.T) { testJobLeaseExpiry(t, h) })
 	t.Run("ConcurrentClaimers", func(t *testing.T) { testJobConcurrentClaimers(t, h) })
+	t.Run("Order", func(t *testing.T) { testJobOrder(t, h) })
 }
 
 func job(key string) core.Job {
@@ -308,7 +309,11 @@ func testJobConcurrentClaimers(t *testing.T, h Harness) {
 		for range perStore {
 			wg.Go(func() {
 				for {
-					js, err := s.Claim(ctx, "test", 5, time.Hour)
+					var js []core.Job
+					err := whileBusy(func() (err error) {
+						js, err = s.Claim(ctx, "test", 5, time.Hour)
+						return err
+					})
 					if err != nil {
 						errs <- err
 						return
@@ -320,7 +325,7 @@ func testJobConcurrentClaimers(t *testing.T, h Harness) {
 						mu.Lock()
 						claims[j.Key]++
 						mu.Unlock()
-						if err := s.Complete(ctx, j); err != nil {
+						if err := whileBusy(func() error { return s.Complete(ctx, j) }); err != nil {
 							errs <- err
 							return
 						}
@@ -345,4 +350,106 @@ func testJobConcurrentClaimers(t *testing.T, h Harness) {
 	}
 	t.Logf("%d jobs claimed and completed by %d claimers on %d stores in %v (%.0f jobs/s)",
 		total, len(stores)*perStore, len(stores), took.Round(time.Millisecond), float64(total)/took.Seconds())
+}
+
+func orderedJob(key, order string, seq int64) core.Job {
+	j := job(key)
+	j.OrderKey, j.OrderSeq = order, seq
+	return j
+}
+
+// testJobOrder: jobs of one order key are claimed one after another in
+// OrderSeq order until each has been attempted; a retry that did not
+// attempt the work keeps the later ones waiting, a spent one frees them;
+// other keys and unordered jobs are not held back.
+func testJobOrder(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+	// Enqueued out of sequence order: the sequence decides, not creation.
+	for _, j := range []core.Job{orderedJob("a2", "A", 2), orderedJob("a1", "A", 1), orderedJob("a3", "A", 3),
+		orderedJob("b1", "B", 1), orderedJob("b2", "B", 2), job("free")} {
+		if _, err := s.EnqueueJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Millisecond)
+	}
+	want := func(got []core.Job, keys ...string) {
+		t.Helper()
+		var k []string
+		for _, j := range got {
+			k = append(k, j.Key)
+		}
+		if fmt.Sprint(k) != fmt.Sprint(keys) {
+			t.Fatalf("claimed %v, want %v", k, keys)
+		}
+	}
+	js := claim(t, s, 10, time.Minute)
+	want(js, "a1", "b1", "free")
+	if !js[0].AttemptedAt.IsZero() || js[0].OrderKey != "A" || js[0].OrderSeq != 1 {
+		t.Fatalf("claimed job %+v", js[0])
+	}
+	a1, b1 := js[0], js[1]
+	if err := s.Complete(ctx, js[2]); err != nil {
+		t.Fatal(err)
+	}
+	// Claimed but not attempted yet: the next ones still wait.
+	want(claim(t, s, 10, time.Minute))
+	// a1 is put back without an attempt (an open breaker): a2 waits on.
+	if err := s.Retry(ctx, a1, clock.Now().Add(time.Hour), "breaker open", false); err != nil {
+		t.Fatal(err)
+	}
+	want(claim(t, s, 10, time.Minute))
+	if j, _ := jobByKey(t, s, "a1"); !j.AttemptedAt.IsZero() {
+		t.Fatalf("a job retried without an attempt has AttemptedAt %v", j.AttemptedAt)
+	}
+	// b1 is attempted and fails: b2 goes ahead while b1 waits to retry.
+	if err := s.Retry(ctx, b1, clock.Now().Add(time.Hour), "500", true); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := jobByKey(t, s, "b1"); !j.AttemptedAt.Equal(clock.Now().Truncate(time.Microsecond)) {
+		t.Fatalf("b1 AttemptedAt %v, want now", j.AttemptedAt)
+	}
+	js = claim(t, s, 10, time.Minute)
+	want(js, "b2")
+	if err := s.Kill(ctx, js[0], "gone"); err != nil {
+		t.Fatal(err)
+	}
+	// When a1 is due, it is attempted; then a2, then a3.
+	clock.Advance(time.Hour)
+	js = claim(t, s, 10, time.Minute)
+	want(js, "a1", "b1")
+	if err := s.Complete(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, js[1]); err != nil {
+		t.Fatal(err)
+	}
+	js = claim(t, s, 10, time.Minute)
+	want(js, "a2")
+	// A worker that died holding a2 does not free a3: the lease runs out
+	// and a2 is claimed again first.
+	clock.Advance(2 * time.Minute)
+	js = claim(t, s, 10, time.Minute)
+	want(js, "a2")
+	if err := s.Complete(ctx, js[0]); err != nil {
+		t.Fatal(err)
+	}
+	want(claim(t, s, 10, time.Minute), "a3")
+}
+
+// whileBusy runs fn again while it fails with EUNAVAILABLE (SQLite's
+// "database is busy" after its busy timeout, when several stores share one
+// file on a loaded machine), as the job runner does by claiming again on
+// its next poll. Any other error, or a busy database for more than a
+// minute, is returned.
+func whileBusy(fn func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := fn()
+		if core.ErrorCode(err) != core.EUNAVAILABLE || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

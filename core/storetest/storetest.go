@@ -39,6 +39,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("SuspenseAndMatching", func(t *testing.T) { testSuspenseAndMatching(t, h) })
 	t.Run("ConcurrentDuplicates", func(t *testing.T) { testConcurrentDuplicates(t, h) })
 	t.Run("ConcurrentTokens", func(t *testing.T) { testConcurrentTokens(t, h) })
+	t.Run("SetTimeTokens", func(t *testing.T) { testSetTimeTokens(t, h) })
+	t.Run("SetTimeNeedsEngine", func(t *testing.T) { testSetTimeNeedsEngine(t, h) })
 	t.Run("PaidOff", func(t *testing.T) { testPaidOff(t, h) })
 	t.Run("ReverseAndResolve", func(t *testing.T) { testReverseAndResolve(t, h) })
 	t.Run("LedgerProperty", func(t *testing.T) { testLedgerProperty(t, h) })
@@ -52,7 +54,11 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
+	t.Run("PaymentStatements", func(t *testing.T) { testPaymentStatements(t, h) })
+	t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, h) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, h) })
+	t.Run("WebhookSecretsSealed", func(t *testing.T) { testWebhookSecretsSealed(t, h) })
+	t.Run("WebhookEndpointVersions", func(t *testing.T) { testWebhookEndpointVersions(t, h) })
 }
 
 // migrated returns a migrated store on a fresh database and its clock.

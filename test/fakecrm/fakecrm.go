@@ -44,6 +44,9 @@ type Request struct {
 	VerifyErr error
 	// Status is the answer given; 0 when the connection was reset.
 	Status int
+	// Arrival numbers requests 1, 2, 3, … in the order they arrived
+	// (Received lists them in the order they were answered).
+	Arrival int
 }
 
 // Options configure a CRM.
@@ -69,6 +72,7 @@ type CRM struct {
 	delay      time.Duration
 	received   []Request
 	delivered  map[string]int
+	arrivals   int
 }
 
 // New starts a CRM answering OK.
@@ -151,6 +155,8 @@ func (c *CRM) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Lock()
 	mode, retryAfter, delay, secrets := c.mode, c.retryAfter, c.delay, c.o.Secrets
+	c.arrivals++
+	req.Arrival = c.arrivals
 	c.mu.Unlock()
 
 	req.VerifyErr = signature.Verify(secrets, r.Header, body, c.o.Tolerance, c.o.Now())

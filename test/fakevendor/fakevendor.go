@@ -7,11 +7,14 @@
 package fakevendor
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 )
 
@@ -57,6 +60,28 @@ type Options struct {
 	IdempotencyHeader string
 	// Codes are minted in this order, then generated.
 	Codes []string
+	// OAuth, when set, makes the vendor an OAuth2 client-credentials
+	// server too: access tokens from OAuth.Path, and every other request
+	// needs "Authorization: Bearer" with a token it issued and has not
+	// revoked (401 otherwise).
+	OAuth *OAuth
+	// Login, when set, makes the vendor a login server (see Login).
+	Login *Login
+}
+
+// Login configures the fake's login endpoint (Steama's shape): a JSON
+// POST of username and password answered {"token": …}; every other request
+// needs "Authorization: Token …" with a session token it issued.
+type Login struct {
+	Path, Username, Password string
+}
+
+// OAuth configures the fake's token endpoint.
+type OAuth struct {
+	Path         string // e.g. /auth/token
+	ClientID     string
+	ClientSecret string
+	ExpiresIn    int // seconds, in the answer
 }
 
 // Vendor is a fake vendor cloud. Close it when done.
@@ -71,11 +96,13 @@ type Vendor struct {
 	requests []Request
 	seen     chan struct{}
 	stop     chan struct{}
+	tokens   map[string]bool // access tokens issued and not revoked
+	tokenReq int             // token requests received
 }
 
 // New starts a vendor answering OK.
 func New(o Options) *Vendor {
-	v := &Vendor{o: o, byKey: map[string]string{}, seen: make(chan struct{}, 1000), stop: make(chan struct{})}
+	v := &Vendor{o: o, byKey: map[string]string{}, seen: make(chan struct{}, 1000), stop: make(chan struct{}), tokens: map[string]bool{}}
 	v.srv = httptest.NewServer(http.HandlerFunc(v.serve))
 	return v
 }
@@ -131,8 +158,97 @@ func (v *Vendor) mint(key string) string {
 	return c
 }
 
+// TokenRequests counts the requests to the OAuth token or login endpoint.
+func (v *Vendor) TokenRequests() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.tokenReq
+}
+
+// RevokeTokens makes every access token issued so far invalid, as an
+// authorisation server does when they expire or are revoked.
+func (v *Vendor) RevokeTokens() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.tokens)
+}
+
+// serveToken answers the OAuth token endpoint.
+func (v *Vendor) serveToken(w http.ResponseWriter, r *http.Request, body []byte) {
+	params := map[string]string{}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(body, &params)
+	} else if form, err := url.ParseQuery(string(body)); err == nil {
+		for k := range form {
+			params[k] = form.Get(k)
+		}
+	}
+	v.mu.Lock()
+	v.tokenReq++
+	n := v.tokenReq
+	ok := params["grant_type"] == "client_credentials" && params["client_id"] == v.o.OAuth.ClientID && params["client_secret"] == v.o.OAuth.ClientSecret
+	tok := fmt.Sprintf("access-token-%d", n)
+	if ok {
+		v.tokens[tok] = true
+	}
+	v.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+		return
+	}
+	b, _ := json.Marshal(map[string]any{"access_token": tok, "expires_in": v.o.OAuth.ExpiresIn, "token_type": "Bearer"})
+	_, _ = w.Write(b)
+}
+
+// serveLogin answers the login endpoint.
+func (v *Vendor) serveLogin(w http.ResponseWriter, body []byte) {
+	var creds struct{ Username, Password string }
+	_ = json.Unmarshal(body, &creds)
+	v.mu.Lock()
+	v.tokenReq++
+	tok := fmt.Sprintf("session-%d", v.tokenReq)
+	ok := creds.Username == v.o.Login.Username && creds.Password == v.o.Login.Password
+	if ok {
+		v.tokens[tok] = true
+	}
+	v.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"non_field_errors":["Unable to log in with provided credentials."]}`))
+		return
+	}
+	b, _ := json.Marshal(map[string]string{"token": tok})
+	_, _ = w.Write(b)
+}
+
 func (v *Vendor) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	if v.o.OAuth != nil || v.o.Login != nil {
+		prefix := "Bearer "
+		switch {
+		case v.o.OAuth != nil && r.URL.Path == v.o.OAuth.Path:
+			v.serveToken(w, r, body)
+			return
+		case v.o.Login != nil && r.URL.Path == v.o.Login.Path:
+			v.serveLogin(w, body)
+			return
+		case v.o.Login != nil:
+			prefix = "Token "
+		}
+		auth := r.Header.Get("Authorization")
+		v.mu.Lock()
+		valid := strings.HasPrefix(auth, prefix) && v.tokens[strings.TrimPrefix(auth, prefix)]
+		v.mu.Unlock()
+		if !valid {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"message":"invalid or expired access token"}`))
+			return
+		}
+	}
 	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 	if v.o.IdempotencyHeader != "" {
 		req.Key = r.Header.Get(v.o.IdempotencyHeader)
