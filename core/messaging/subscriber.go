@@ -45,7 +45,18 @@ func (s *Service) OnEvent(ctx context.Context, tx payg.Tx, e payg.Event) error {
 	if err := json.Unmarshal(e.Data, &data); err != nil {
 		return fmt.Errorf("messaging: event %s data: %w", e.ID, err)
 	}
-	t, err := s.o.Tenants.Tenant(ctx, e.TenantID)
+	// The tenant is read in the event's transaction when the store can:
+	// a second pool connection taken while the transaction holds one
+	// deadlocks under as many concurrent payments as the pool is large.
+	var t core.Tenant
+	var err error
+	if tr, ok := tx.(interface {
+		Tenant(ctx context.Context, id string) (core.Tenant, error)
+	}); ok {
+		t, err = tr.Tenant(ctx, e.TenantID)
+	} else {
+		t, err = s.o.Tenants.Tenant(ctx, e.TenantID)
+	}
 	if err != nil {
 		return err
 	}
