@@ -101,9 +101,12 @@ func (h *Handler) Handle(ctx context.Context, j core.Job) error {
 
 	switch a.kind {
 	case issued:
-		if _, err := h.tokens.CompleteToken(context.WithoutCancel(ctx), j.TenantID, p.TokenID, a.code); err != nil {
+		sctx, cancel := h.storeContext(ctx)
+		defer cancel()
+		if _, err := h.tokens.CompleteToken(sctx, j.TenantID, p.TokenID, a.code); err != nil {
 			// The vendor issued it; the next run asks again with the
 			// same idempotency key.
+			log.Error("tokenhttp: code issued but not stored; the next run asks again", "error", err)
 			return fmt.Errorf("tokenhttp: store token %s: %w", p.TokenID, err)
 		}
 		log.Info("tokenhttp: token issued")
@@ -119,7 +122,9 @@ func (h *Handler) Handle(ctx context.Context, j core.Job) error {
 	err = fmt.Errorf("tokenhttp: vendor %s: %s", h.v.cfg.Name, a.reason)
 	if j.Attempts >= j.MaxAttempts {
 		reason := fmt.Sprintf("no code after %d attempts: %s", j.Attempts, a.reason)
-		if _, ferr := h.tokens.FailToken(context.WithoutCancel(ctx), j.TenantID, p.TokenID, reason); ferr != nil {
+		sctx, cancel := h.storeContext(ctx)
+		defer cancel()
+		if _, ferr := h.tokens.FailToken(sctx, j.TenantID, p.TokenID, reason); ferr != nil {
 			return fmt.Errorf("%w (and failing the token: %v)", err, ferr)
 		}
 		log.Warn("tokenhttp: token failed", "reason", reason)
@@ -134,11 +139,22 @@ func (h *Handler) Handle(ctx context.Context, j core.Job) error {
 // fail settles the token as failed at once: the vendor refused it.
 func (h *Handler) fail(ctx context.Context, j core.Job, p payload, cause error) error {
 	reason := h.v.redact(cause.Error())
-	if _, err := h.tokens.FailToken(context.WithoutCancel(ctx), j.TenantID, p.TokenID, reason); err != nil {
+	sctx, cancel := h.storeContext(ctx)
+	defer cancel()
+	if _, err := h.tokens.FailToken(sctx, j.TenantID, p.TokenID, reason); err != nil {
 		return fmt.Errorf("tokenhttp: fail token %s: %w", p.TokenID, err)
 	}
 	h.log.Warn("tokenhttp: token failed", "token", p.TokenID, "job", j.ID, "reason", reason)
 	return nil
+}
+
+// storeContext is the context of a store write after the vendor
+// answered: detached from the run's (a stopping runner must not lose a
+// code the vendor issued) but bounded, so a store that does not answer
+// fails the run, to be retried with the same idempotency key, instead of
+// holding the worker for ever.
+func (h *Handler) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), h.v.storeTime)
 }
 
 // kind is a class of vendor answers.

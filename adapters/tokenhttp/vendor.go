@@ -56,6 +56,9 @@ const (
 	DefaultRetryMax        = time.Hour
 	DefaultBreakerFailures = 5
 	DefaultBreakerOpenFor  = time.Minute
+	// DefaultStoreTimeout bounds each store write after the vendor
+	// answered (settling the token issued or failed).
+	DefaultStoreTimeout = 30 * time.Second
 	// QueuePrefix starts each vendor's job queue name.
 	QueuePrefix = "token.vendor."
 )
@@ -87,6 +90,7 @@ type Vendor struct {
 	resendSafe bool // an ambiguous outcome may be resent
 	unitSec    int64
 	timeout    time.Duration
+	storeTime  time.Duration // bounds each write after the vendor answered
 	client     *http.Client
 	clock      core.Clock
 	session    *session // nil unless auth kind oauth2_client_credentials or login
@@ -100,13 +104,17 @@ type Options struct {
 	// Client sends the requests; nil is an egress-guarded client with the
 	// vendor's timeout (see webhook.NewClient).
 	Client *http.Client
+	// StoreTimeout bounds each store write once the vendor has answered
+	// (DefaultStoreTimeout when zero). A store that does not answer in
+	// time fails the run, which is retried with the same idempotency key.
+	StoreTimeout time.Duration
 }
 
 // New compiles a vendor's mapping. Errors name the setting, relative to
 // the vendor (url_template, request_body.payload, response.token_path…).
 func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 	v := &Vendor{cfg: cfg, method: strings.ToUpper(cfg.Method), form: cfg.Encoding == "form", clock: o.Clock,
-		secrets: map[string]string{}, timeout: cfg.Timeout, unitSec: 86400}
+		secrets: map[string]string{}, timeout: cfg.Timeout, storeTime: o.StoreTimeout, unitSec: 86400}
 	if v.clock == nil {
 		v.clock = core.SystemClock{}
 	}
@@ -182,6 +190,9 @@ func New(cfg config.TokenVendor, o Options) (*Vendor, error) {
 	}
 	if v.timeout <= 0 {
 		v.timeout = DefaultTimeout
+	}
+	if v.storeTime <= 0 {
+		v.storeTime = DefaultStoreTimeout
 	}
 	v.client = o.Client
 	if v.client == nil {

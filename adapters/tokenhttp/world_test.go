@@ -97,6 +97,7 @@ type world struct {
 	clock    *coretest.Clock
 	svc      *payg.Service
 	fake     *fakevendor.Vendor
+	cfg      config.TokenVendor // as configured, pointing at the fake
 	handler  *tokenhttp.Handler
 	runner   *jobs.Runner
 	results  chan jobs.Result
@@ -126,6 +127,7 @@ func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Opt
 		cfg.Auth.LoginURL = w.fake.URL() + cfg.Auth.LoginURL
 	}
 	cfg.AllowInsecureHTTP, cfg.AllowLoopback = true, true
+	w.cfg = cfg
 	v, err := tokenhttp.New(cfg, tokenhttp.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
