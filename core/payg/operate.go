@@ -140,11 +140,17 @@ func (s *Service) IssueToken(ctx context.Context, tenant, deviceID string, kind 
 // then defaulted. It emits contract.status_changed for each contract whose
 // status differs from the one last announced, and returns how many. Run it
 // periodically; several replicas may run it at once, since each contract
-// is re-checked under its row lock.
+// is re-checked under its row lock. Each store call is bounded by
+// Options.SweepTimeout: a store that does not answer ends the sweep with
+// an error, and the next sweep takes up what this one left.
 func (s *Service) SweepStatuses(ctx context.Context) (int, error) {
-	tenants, err := s.tenants.Tenants(ctx)
-	if err != nil {
-		return 0, err
+	var tenants []core.Tenant
+	if err := s.bounded(ctx, func(ctx context.Context) error {
+		var err error
+		tenants, err = s.tenants.Tenants(ctx)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("payg: sweep statuses: tenants: %w", err)
 	}
 	n := 0
 	for _, t := range tenants {
@@ -157,20 +163,26 @@ func (s *Service) SweepStatuses(ctx context.Context) (int, error) {
 		req := core.PageRequest{Limit: core.MaxPageLimit}
 		for {
 			var page core.Page[Contract]
-			if err := s.store.View(ctx, func(r Reader) error {
-				var err error
-				page, err = r.ListContracts(ctx, t.ID, q, req)
-				return err
+			if err := s.bounded(ctx, func(ctx context.Context) error {
+				return s.store.View(ctx, func(r Reader) error {
+					var err error
+					page, err = r.ListContracts(ctx, t.ID, q, req)
+					return err
+				})
 			}); err != nil {
-				return n, err
+				return n, fmt.Errorf("payg: sweep statuses: tenant %s: %w", t.ID, err)
 			}
 			for _, c := range page.Items {
 				if lease.StatusAt(c.Plan, c.State, now, loc) == c.AnnouncedStatus {
 					continue
 				}
-				changed, err := s.announce(ctx, t.ID, c.ID, now, loc)
-				if err != nil {
-					return n, err
+				var changed bool
+				if err := s.bounded(ctx, func(ctx context.Context) error {
+					var err error
+					changed, err = s.announce(ctx, t.ID, c.ID, now, loc)
+					return err
+				}); err != nil {
+					return n, fmt.Errorf("payg: sweep statuses: contract %s: %w", c.ID, err)
 				}
 				if changed {
 					n++
@@ -183,6 +195,13 @@ func (s *Service) SweepStatuses(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// bounded runs fn with a context that ends after the sweep timeout.
+func (s *Service) bounded(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.sweepTimeout)
+	defer cancel()
+	return fn(ctx)
 }
 
 // announce re-checks one contract under its lock and, if its status moved,

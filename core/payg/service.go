@@ -26,6 +26,8 @@ type Service struct {
 	subs    []EventSubscriber
 	log     *slog.Logger
 	zones   sync.Map // time zone name → *time.Location, loaded once
+	// sweepTimeout bounds each store call of SweepStatuses.
+	sweepTimeout time.Duration
 }
 
 // Options are a Service's dependencies.
@@ -41,7 +43,13 @@ type Options struct {
 	// to enqueue their durable jobs (webhook deliveries, messages).
 	Subscribers []EventSubscriber
 	Logger      *slog.Logger
+	// SweepTimeout bounds each store call of SweepStatuses (a page read,
+	// a contract's announcement); DefaultSweepTimeout when zero.
+	SweepTimeout time.Duration
 }
+
+// DefaultSweepTimeout is Options.SweepTimeout's default.
+const DefaultSweepTimeout = 30 * time.Second
 
 // EventSubscriber is told of each event in the transaction that produced
 // it, so the jobs it enqueues exist if and only if the event commits. It
@@ -52,7 +60,12 @@ type EventSubscriber interface {
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	return &Service{store: o.Store, tenants: o.Tenants, clock: o.Clock, box: o.Box, engines: o.Engines, subs: o.Subscribers, log: o.Logger}
+	s := &Service{store: o.Store, tenants: o.Tenants, clock: o.Clock, box: o.Box, engines: o.Engines, subs: o.Subscribers, log: o.Logger,
+		sweepTimeout: o.SweepTimeout}
+	if s.sweepTimeout <= 0 {
+		s.sweepTimeout = DefaultSweepTimeout
+	}
+	return s
 }
 
 // maxAttempts bounds retries of a transaction that lost a race.
