@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -651,6 +652,54 @@ func (p *purgeCounter) PurgeIdempotency(ctx context.Context) (int, error) {
 	case <-ctx.Done():
 	}
 	return p.Store.PurgeIdempotency(ctx)
+}
+
+// stallingPurge answers no purge: each waits for its context, as on a
+// database that has gone silent, and reports how it ended.
+type stallingPurge struct {
+	core.Store
+	ended chan error
+}
+
+func (p *stallingPurge) PurgeIdempotency(ctx context.Context) (int, error) {
+	<-ctx.Done()
+	select {
+	case p.ended <- ctx.Err():
+	default:
+	}
+	return 0, ctx.Err()
+}
+
+// A purge on a silent store gives up after IdempotencyPurgeTimeout and
+// the next interval purges again; it used to wait for the serve context,
+// which ends only at shutdown, so no purge ever ran again.
+func TestServeBoundsIdempotencyPurge(t *testing.T) {
+	store := &stallingPurge{Store: openSQLite(t), ended: make(chan error, 16)}
+	a := newAPI(t, store, func(o *httpapi.Options) {
+		o.IdempotencyPurgeInterval = 10 * time.Millisecond
+		o.IdempotencyPurgeTimeout = 100 * time.Millisecond
+	})
+	ln, err := newListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.srv.Serve(ctx, ln) }()
+	for i := range 2 {
+		select {
+		case err := <-store.ended:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("purge %d ended with %v, want its deadline", i+1, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("purge %d still waiting on a silent store after 5s", i+1)
+		}
+	}
+	stop()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newListener() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

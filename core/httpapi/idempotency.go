@@ -148,12 +148,15 @@ func (r *recorder) WriteString(s string) (int, error) {
 }
 
 // purgeIdempotency deletes expired idempotency records now and every
-// IdempotencyPurgeInterval until ctx is done.
+// IdempotencyPurgeInterval until ctx is done, each purge bounded by
+// IdempotencyPurgeTimeout.
 func (s *Server) purgeIdempotency(ctx context.Context) {
 	t := time.NewTicker(s.opts.IdempotencyPurgeInterval)
 	defer t.Stop()
 	for {
-		n, err := s.opts.Store.PurgeIdempotency(ctx)
+		pctx, cancel := context.WithTimeout(ctx, s.opts.IdempotencyPurgeTimeout)
+		n, err := s.opts.Store.PurgeIdempotency(pctx)
+		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("purge expired idempotency records", "error", err.Error())

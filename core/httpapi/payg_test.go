@@ -60,6 +60,8 @@ func innerStore(store core.Store) core.Store {
 			store = s.Store
 		case *purgeCounter:
 			store = s.Store
+		case *stallingPurge:
+			store = s.Store
 		default:
 			return store
 		}

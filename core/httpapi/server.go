@@ -61,6 +61,9 @@ type Options struct {
 	// IdempotencyPurgeInterval is how often Serve deletes expired
 	// idempotency records (default 10m).
 	IdempotencyPurgeInterval time.Duration
+	// IdempotencyPurgeTimeout bounds each purge (default 1m): a store that
+	// does not answer fails it, logged, and the next interval tries again.
+	IdempotencyPurgeTimeout time.Duration
 	// Callbacks runs provider callbacks; nil answers them 404. Its
 	// instances' health is GET /v1/adapters (none when nil).
 	Callbacks *callbacks.Host
@@ -132,6 +135,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.IdempotencyPurgeInterval <= 0 {
 		opts.IdempotencyPurgeInterval = 10 * time.Minute
+	}
+	if opts.IdempotencyPurgeTimeout <= 0 {
+		opts.IdempotencyPurgeTimeout = time.Minute
 	}
 	if opts.RateLimit < 0 || (opts.RateLimit > 0 && opts.RateBurst < 1) {
 		return nil, errors.New("httpapi: RateLimit must be 0 (off) or positive with RateBurst at least 1")
