@@ -88,6 +88,11 @@ type HTTP struct {
 	// ShutdownTimeout is how long a SIGTERM waits for in-flight requests
 	// before the process gives up on them.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// CallbackTimeout bounds the handling of one provider callback: past
+	// it the gateway answers 503 and the provider sends it again (nothing
+	// is acknowledged before its commit). Keep it under the providers'
+	// own wait (Daraja: a few seconds) and under WriteTimeout.
+	CallbackTimeout time.Duration `yaml:"callback_timeout"`
 	// TrustedProxies lists the CIDRs whose X-Forwarded-For is believed when
 	// taking a caller's address (used by IP allow-lists and logs). Empty
 	// means the TCP peer address is used as is.
@@ -147,6 +152,7 @@ func Default() Config {
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
+			CallbackTimeout:   5 * time.Second,
 		},
 		API: API{RateLimitPerSecond: 20, RateBurst: 40},
 		SMS: defaultSMS(),
@@ -189,10 +195,14 @@ func (c *Config) Validate() error {
 		"http.write_timeout":       c.HTTP.WriteTimeout,
 		"http.idle_timeout":        c.HTTP.IdleTimeout,
 		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
+		"http.callback_timeout":    c.HTTP.CallbackTimeout,
 	} {
 		if d <= 0 {
 			bad(path, "must be a positive duration such as 30s, got %v", d)
 		}
+	}
+	if c.HTTP.WriteTimeout > 0 && c.HTTP.CallbackTimeout >= c.HTTP.WriteTimeout {
+		bad("http.callback_timeout", "must be shorter than http.write_timeout (%v), got %v", c.HTTP.WriteTimeout, c.HTTP.CallbackTimeout)
 	}
 	for i, cidr := range c.HTTP.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {

@@ -58,6 +58,7 @@ http:
 	cfg, err := Load(path, env(map[string]string{
 		"GATEWAY_LOG_FORMAT":               "text",
 		"GATEWAY_HTTP_READ_HEADER_TIMEOUT": "2s",
+		"GATEWAY_HTTP_CALLBACK_TIMEOUT":    "3s",
 		"GATEWAY_HTTP_TRUSTED_PROXIES":     "10.0.0.0/8, 192.168.0.0/16",
 	}))
 	if err != nil {
@@ -66,7 +67,8 @@ http:
 	if cfg.Listen != "127.0.0.1:9000" || cfg.Log.Level != "debug" || cfg.Log.Format != "text" {
 		t.Errorf("got listen %q level %q format %q", cfg.Listen, cfg.Log.Level, cfg.Log.Format)
 	}
-	if cfg.HTTP.MaxBodyBytes != 65536 || cfg.HTTP.ShutdownTimeout != 5*time.Second || cfg.HTTP.ReadHeaderTimeout != 2*time.Second {
+	if cfg.HTTP.MaxBodyBytes != 65536 || cfg.HTTP.ShutdownTimeout != 5*time.Second || cfg.HTTP.ReadHeaderTimeout != 2*time.Second ||
+		cfg.HTTP.CallbackTimeout != 3*time.Second {
 		t.Errorf("http = %+v", cfg.HTTP)
 	}
 	if got := strings.Join(cfg.HTTP.TrustedProxies, " "); got != "10.0.0.0/8 192.168.0.0/16" {
@@ -114,6 +116,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"several at once", "listn: x\nlog:\n  format: xml\n", nil, []string{"listn: unknown key", "log.format: must be json or text"}},
 		{"bad environment value", "", map[string]string{"GATEWAY_HTTP_MAX_BODY_BYTES": "ten"}, []string{"GATEWAY_HTTP_MAX_BODY_BYTES (http.max_body_bytes): want an integer"}},
 		{"not YAML", "listen: [\n", nil, []string{"not valid YAML"}},
+		{"zero callback timeout", "http:\n  callback_timeout: 0s\n", nil, []string{"http.callback_timeout: must be a positive duration"}},
+		{"callback timeout over the write timeout", "http:\n  callback_timeout: 40s\n", nil, []string{"http.callback_timeout: must be shorter than http.write_timeout (30s), got 40s"}},
 		{"short job lease", "webhooks:\n  lease: 5s\n", nil, []string{"webhooks.lease: must be at least 20s"}},
 		{"job lease under a vendor's timeout", "webhooks:\n  lease: 50s\ntoken_vendors:\n  - name: acme\n    url_template: https://acme.example/{serial}\n    response: {token_path: $.token}\n    timeout: 30s\n",
 			nil, []string{"webhooks.lease: must be at least twice token_vendors[0].timeout (30s), got 50s"}},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,6 +44,8 @@ type Host struct {
 	log       *slog.Logger
 	outcomes  *prometheus.CounterVec
 	health    health
+	// timeout bounds the handling of one callback (SetTimeout).
+	timeout time.Duration
 	// ConfirmTimeout bounds a status query confirming an unsigned callback.
 	confirmTimeout time.Duration
 	// deliveries takes SMS delivery reports; nil ignores them.
@@ -55,6 +58,24 @@ type Host struct {
 	wake func()
 	// requests counts what the initiation and the janitor did.
 	requests *prometheus.CounterVec
+}
+
+// DefaultTimeout bounds the handling of one callback unless SetTimeout
+// says otherwise: shorter than the providers' own wait (Daraja gives up
+// after a few seconds), so that a store that does not answer gets the
+// provider a 503, and a retry, rather than a connection it abandons.
+const DefaultTimeout = 5 * time.Second
+
+// answerGrace is how long a callback past its deadline may take to come
+// back with its own answer before the host answers 503 without it.
+const answerGrace = 250 * time.Millisecond
+
+// SetTimeout bounds the handling of each callback to d (d > 0; the
+// default is DefaultTimeout). Call it before serving.
+func (h *Host) SetTimeout(d time.Duration) {
+	if d > 0 {
+		h.timeout = d
+	}
 }
 
 // SetBreakers makes Statuses report each instance's breaker state as f
@@ -83,7 +104,7 @@ const (
 // New returns a Host. reg receives gateway_callbacks_total.
 func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*Host, error) {
 	h := &Host{svc: svc, instances: make(map[string]Instance, len(instances)), clock: clock, log: log,
-		confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy}
+		timeout: DefaultTimeout, confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy}
 	h.health.last = make(map[string]*InstanceStatus, len(instances))
 	for _, in := range instances {
 		h.instances[in.Config.Name] = in
@@ -141,7 +162,51 @@ func (h *Host) Routes() []Route {
 
 // Handle answers one callback. segments are the path segments after
 // /callbacks/{instance}/: the kind, then the route's parameters.
+//
+// The handling has a deadline (SetTimeout). Past it the host answers 503,
+// so that the provider sends the callback again, instead of holding the
+// provider on a store that does not answer: what was being written is
+// either rolled back (the store gives up with the context) or, should it
+// commit later all the same, found as a duplicate by the re-sent
+// callback, which is then acknowledged. Nothing is acknowledged before
+// its commit.
 func (h *Host) Handle(ctx context.Context, instance string, segments []string, req *adapters.Request) adapters.Response {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	kind := ""
+	if len(segments) > 0 {
+		kind = segments[0]
+	}
+	done := make(chan adapters.Response, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- h.fail(h.log.With("instance", instance, "kind", kind), instance, kind, "panic",
+					fmt.Errorf("%v\n%s", p, debug.Stack()))
+			}
+		}()
+		done <- h.handle(ctx, instance, segments, req)
+	}()
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+	}
+	// A store that heeds the context answers at once with its error, and
+	// handle reports it; one that does not is not waited for.
+	grace := time.NewTimer(answerGrace)
+	defer grace.Stop()
+	select {
+	case r := <-done:
+		return r
+	case <-grace.C:
+	}
+	return h.fail(h.log.With("instance", instance, "kind", kind), instance, kind, "deadline",
+		fmt.Errorf("not handled within %v (%w); still running, a commit it makes is deduplicated on the retry", h.timeout, ctx.Err()))
+}
+
+// handle is Handle without its deadline.
+func (h *Host) handle(ctx context.Context, instance string, segments []string, req *adapters.Request) adapters.Response {
 	in, ok := h.instances[instance]
 	if !ok || len(segments) == 0 {
 		h.count(instance, "", outcomeNotFound)
@@ -325,7 +390,8 @@ func (h *Host) confirm(ctx context.Context, log *slog.Logger, in Instance, res *
 	if !ok {
 		return asPending(res.Notices)
 	}
-	qctx, cancel := context.WithTimeout(ctx, h.confirmTimeout)
+	// Half the callback's time at most: the rest is for the store.
+	qctx, cancel := context.WithTimeout(ctx, min(h.confirmTimeout, h.timeout/2))
 	defer cancel()
 	st, err := q.QueryStatus(qctx, res.Ref)
 	if err != nil || st.Async != nil {
