@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,12 +111,18 @@ type InstanceConfig struct {
 	// core.DefaultTenantID.
 	Tenant string `json:"tenant" yaml:"tenant"`
 	// Currency is the ISO 4217 code of the instance's payments, e.g. KES.
+	// Required of payment adapters (IDs under PaymentsNamespace); the
+	// others (SMS) move no money and may leave it empty.
 	Currency core.Currency `json:"currency" yaml:"currency"`
 	// Settings are the adapter's own settings, as decoded from YAML or
 	// JSON; see each adapter's documentation. Values may be secret
 	// references (env:NAME, file:/path) where the adapter says so.
 	Settings map[string]any `json:"settings" yaml:"settings"`
 }
+
+// PaymentsNamespace starts the IDs of the adapters that move money
+// ("payments.mpesa"); their instances need a currency.
+const PaymentsNamespace = "payments."
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
@@ -135,7 +142,10 @@ func (c InstanceConfig) Check() (InstanceConfig, error) {
 		return c, fmt.Errorf("tenant %q: not a valid tenant id", c.Tenant)
 	}
 	if c.Currency == "" {
-		return c, errors.New("currency: required (an ISO 4217 code such as KES)")
+		if strings.HasPrefix(c.Adapter, PaymentsNamespace) {
+			return c, errors.New("currency: required of a payment adapter (an ISO 4217 code such as KES)")
+		}
+		return c, nil
 	}
 	if err := c.Currency.Validate(); err != nil {
 		return c, fmt.Errorf("currency: %w", err)

@@ -92,7 +92,8 @@ func TestProvisionErrors(t *testing.T) {
 		{adapters.InstanceConfig{Name: "Bad Name", Adapter: "test.dummy", Currency: "KES"}, `adapters: instance "Bad Name": name "Bad Name": want`},
 		{adapters.InstanceConfig{Name: "d", Currency: "KES"}, `adapters: instance "d": adapter: required`},
 		{adapters.InstanceConfig{Name: "d", Adapter: "payments.nothing", Currency: "KES"}, `adapter "payments.nothing" is not built in`},
-		{adapters.InstanceConfig{Name: "d", Adapter: "test.dummy"}, `adapters: instance "d": currency: required`},
+		{adapters.InstanceConfig{Name: "d", Adapter: "payments.nothing"}, `adapters: instance "d": currency: required of a payment adapter`},
+		{adapters.InstanceConfig{Name: "d", Adapter: "test.dummy"}, `adapters: instance "d" (test.dummy): settings.greeting: required`},
 		{adapters.InstanceConfig{Name: "d", Adapter: "test.dummy", Currency: "kes"}, `currency: core: currency "kes"`},
 		{adapters.InstanceConfig{Name: "d", Adapter: "test.dummy", Currency: "XYZ"}, `currency: XYZ: minor-unit exponent not known`},
 		{adapters.InstanceConfig{Name: "d", Adapter: "test.dummy", Currency: "KES"}, `adapters: instance "d" (test.dummy): settings.greeting: required`},
@@ -130,5 +131,29 @@ func TestSecretHidesValue(t *testing.T) {
 		if strings.Contains(out, "hunter2") {
 			t.Errorf("secret printed: %s", out)
 		}
+	}
+}
+
+// Only payment adapters need a currency: an SMS instance moves no money.
+func TestCurrencyRequiredOfPaymentAdapters(t *testing.T) {
+	for _, tc := range []struct {
+		adapter string
+		wantErr bool
+	}{
+		{"payments.mpesa", true},
+		{"payments.mtn_momo", true},
+		{"sms.africastalking", false},
+		{"sms.twilio", false},
+	} {
+		got, err := adapters.InstanceConfig{Name: "i-1", Adapter: tc.adapter}.Check()
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s without a currency: %v, want an error: %v", tc.adapter, err, tc.wantErr)
+		}
+		if err == nil && (got.Currency != "" || got.Tenant != "default") {
+			t.Errorf("%s: checked %+v", tc.adapter, got)
+		}
+	}
+	if _, err := (adapters.InstanceConfig{Name: "i-1", Adapter: "sms.twilio", Currency: "kes"}).Check(); err == nil {
+		t.Error("sms.twilio with currency \"kes\": no error; a currency given is still checked")
 	}
 }

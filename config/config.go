@@ -58,7 +58,9 @@ type Instance struct {
 	Adapter string `yaml:"adapter"`
 	// Tenant is the distributor the instance's payments belong to
 	// (default: the default tenant).
-	Tenant   string `yaml:"tenant"`
+	Tenant string `yaml:"tenant"`
+	// Currency is the ISO 4217 code of the instance's payments, e.g.
+	// KES: required of payment adapters (payments.*), not of SMS ones.
 	Currency string `yaml:"currency"`
 	// Settings are the adapter's own; see its package documentation.
 	// Secrets among them may be env:NAME or file:/path references.

@@ -28,8 +28,8 @@ func TestSMS(t *testing.T) {
 
 	cfg, err = load(t, `
 instances:
-  - {name: at-ke, adapter: sms.africastalking, currency: KES}
-  - {name: twilio-ke, adapter: sms.twilio, currency: KES}
+  - {name: at-ke, adapter: sms.africastalking}
+  - {name: twilio-ke, adapter: sms.twilio}
 sms:
   instance: at-ke
   support_phone: "0800 720 000"

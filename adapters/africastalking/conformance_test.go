@@ -41,7 +41,7 @@ func config(extra map[string]any) adapters.InstanceConfig {
 		}
 		s[k] = v
 	}
-	return adapters.InstanceConfig{Name: instance, Adapter: africastalking.ID, Currency: "KES", Settings: s}
+	return adapters.InstanceConfig{Name: instance, Adapter: africastalking.ID, Settings: s} // no currency: SMS moves no money
 }
 
 var (

@@ -13,7 +13,7 @@
 // when enqueue is set, enqueue=1.
 //
 // msg.Reference is not sent: Africa's Talking echoes no client reference.
-// The instance's currency (required of every instance) is not used.
+// The instance needs no currency (only payment adapters do).
 //
 // The answer is read per recipient, by number (digits only, so a number
 // answered without its "+" still matches), into one receipt per

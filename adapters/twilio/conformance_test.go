@@ -39,7 +39,7 @@ func config(extra map[string]any) adapters.InstanceConfig {
 		}
 		s[k] = v
 	}
-	return adapters.InstanceConfig{Name: instance, Adapter: twilio.ID, Currency: "KES", Settings: s}
+	return adapters.InstanceConfig{Name: instance, Adapter: twilio.ID, Settings: s} // no currency: SMS moves no money
 }
 
 func signed(sig string) http.Header { return http.Header{twilio.SignatureHeader: {sig}} }

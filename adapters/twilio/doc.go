@@ -12,8 +12,8 @@
 // MessagingServiceSid (when configured), Body and StatusCallback
 // (status_callback_url).
 //
-// msg.Reference is not sent (Twilio echoes no client reference); the
-// instance's currency (required of every instance) is not used.
+// msg.Reference is not sent (Twilio echoes no client reference). The
+// instance needs no currency (only payment adapters do).
 //
 // A 2xx answer is a Message resource: ProviderID is its sid (the key of
 // later status callbacks), the state follows its status as in the table

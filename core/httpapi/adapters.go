@@ -13,10 +13,11 @@ import (
 const breakerNone = "none"
 
 type adapterJSON struct {
-	Name           string     `json:"name"`
-	Adapter        string     `json:"adapter"`
-	Tenant         string     `json:"tenant"`
-	Currency       string     `json:"currency"`
+	Name     string  `json:"name"`
+	Adapter  string  `json:"adapter"`
+	Tenant   string  `json:"tenant"`
+	Currency *string `json:"currency"` // null: an SMS instance
+
 	Capabilities   []string   `json:"capabilities"`
 	LastCallbackAt *timestamp `json:"last_callback_at"`
 	LastError      *string    `json:"last_error"`
@@ -29,7 +30,7 @@ func renderAdapter(st callbacks.InstanceStatus) adapterJSON {
 	if caps == nil {
 		caps = []string{}
 	}
-	return adapterJSON{Name: st.Name, Adapter: st.Adapter, Tenant: st.Tenant, Currency: st.Currency, Capabilities: caps,
+	return adapterJSON{Name: st.Name, Adapter: st.Adapter, Tenant: st.Tenant, Currency: optString(st.Currency), Capabilities: caps,
 		LastCallbackAt: optTimestamp(st.LastCallbackAt), LastError: optString(st.LastError),
 		LastErrorAt: optTimestamp(st.LastErrorAt), BreakerState: breakerState(st.BreakerState)}
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/payg-gateway/gateway/adapters"
-	_ "github.com/payg-gateway/gateway/adapters/mpesa" // registers payments.mpesa
+	_ "github.com/payg-gateway/gateway/adapters/africastalking" // registers sms.africastalking
+	_ "github.com/payg-gateway/gateway/adapters/mpesa"          // registers payments.mpesa
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/callbacks"
 	"github.com/payg-gateway/gateway/core/coretest"
@@ -41,11 +42,29 @@ func mpesaInstance(t *testing.T, name, tenant string, clock core.Clock) callback
 	return callbacks.Instance{Config: checked, Adapter: a}
 }
 
+// smsInstance provisions an Africa's Talking instance of tenant, without
+// a currency (SMS moves no money).
+func smsInstance(t *testing.T, name, tenant string, clock core.Clock) callbacks.Instance {
+	t.Helper()
+	ic := adapters.InstanceConfig{Name: name, Adapter: "sms.africastalking", Tenant: tenant,
+		Settings: map[string]any{"username": "sandbox", "sandbox": true, "api_key": "test-at-api-key",
+			"callback_secret": mpesaPathSecret, "allowed_cidrs": []any{"127.0.0.0/8"}}}
+	a, err := adapters.Provision(context.Background(), ic, adapters.Deps{Clock: clock}.WithDefaults())
+	if err != nil {
+		t.Fatalf("provision %s: %v", name, err)
+	}
+	checked, err := ic.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return callbacks.Instance{Config: checked, Adapter: a}
+}
+
 type adapterBody struct {
 	Name           string   `json:"name"`
 	Adapter        string   `json:"adapter"`
 	Tenant         string   `json:"tenant"`
-	Currency       string   `json:"currency"`
+	Currency       *string  `json:"currency"`
 	Capabilities   []string `json:"capabilities"`
 	LastCallbackAt *string  `json:"last_callback_at"`
 	LastError      *string  `json:"last_error"`
@@ -64,6 +83,7 @@ func TestAdapters(t *testing.T) {
 			mpesaInstance(t, "ke-paybill", "sunbright-ke", clock),
 			mpesaInstance(t, "ke-till", "sunbright-ke", clock),
 			mpesaInstance(t, "acme-paybill", "acme-ke", clock),
+			smsInstance(t, "acme-sms", "acme-ke", clock),
 		}, clock, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 		if err != nil {
 			t.Fatal(err)
@@ -83,13 +103,15 @@ func TestAdapters(t *testing.T) {
 			t.Fatalf("alice's adapters %+v, want ke-paybill and ke-till", got)
 		}
 		for _, ad := range got {
-			if ad.Adapter != "payments.mpesa" || ad.Tenant != "sunbright-ke" || ad.Currency != "KES" || ad.BreakerState != "none" ||
+			if ad.Adapter != "payments.mpesa" || ad.Tenant != "sunbright-ke" || ad.Currency == nil || *ad.Currency != "KES" || ad.BreakerState != "none" ||
 				!slices.Contains(ad.Capabilities, "callbacks") || ad.LastCallbackAt != nil || ad.LastError != nil || ad.LastErrorAt != nil {
 				t.Errorf("adapter before any callback %+v", ad)
 			}
 		}
-		if got := all[adapterBody](t, bob, "/v1/adapters", 50); len(got) != 1 || got[0].Name != "acme-paybill" {
-			t.Errorf("bob's adapters %+v, want only acme-paybill", got)
+		if got := all[adapterBody](t, bob, "/v1/adapters", 50); len(got) != 2 || got[0].Name != "acme-paybill" || got[1].Name != "acme-sms" {
+			t.Errorf("bob's adapters %+v, want acme-paybill and acme-sms", got)
+		} else if got[1].Currency != nil || got[0].Currency == nil {
+			t.Errorf("currencies %v and %v, want KES and null for the SMS instance", got[0].Currency, got[1].Currency)
 		}
 		if got := all[adapterBody](t, nobody, "/v1/adapters", 50); len(got) != 0 {
 			t.Errorf("a tenant without instances sees %+v", got)
