@@ -487,6 +487,32 @@ func listAll[T, J any](a *paygAPI, list func(payg.Reader, context.Context, strin
 	}
 }
 
+// listByContract serves one page of a list that ?contract_id= (an id or
+// external_id:…) may narrow to one contract: list is given that
+// contract's id, or "" for all of them.
+func listByContract[T, J any](a *paygAPI, c *gin.Context, list func(ctx context.Context, r payg.Reader, tenant, contractID string, req core.PageRequest) (core.Page[T], error), render func(T) J) {
+	req, ok := pageRequest(c)
+	if !ok {
+		return
+	}
+	var p core.Page[T]
+	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) error {
+		contractID := ""
+		if ref := c.Query("contract_id"); ref != "" {
+			k, err := findContract(ctx, r, tenant, ref)
+			if err != nil {
+				return err
+			}
+			contractID = k.ID
+		}
+		var err error
+		p, err = list(ctx, r, tenant, contractID, req)
+		return err
+	}) {
+		writeList(c, p, render)
+	}
+}
+
 // ---- customers
 
 type customerInput struct {
@@ -884,26 +910,11 @@ func (a *paygAPI) getPayment(c *gin.Context) {
 }
 
 func (a *paygAPI) listPayments(c *gin.Context) {
-	req, ok := pageRequest(c)
-	if !ok {
-		return
-	}
 	q := payg.PaymentQuery{Status: payg.PaymentStatus(c.Query("status"))}
-	var p core.Page[payg.Payment]
-	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) error {
-		if ref := c.Query("contract_id"); ref != "" {
-			k, err := findContract(ctx, r, tenant, ref)
-			if err != nil {
-				return err
-			}
-			q.ContractID = k.ID
-		}
-		var err error
-		p, err = r.ListPayments(ctx, tenant, q, req)
-		return err
-	}) {
-		writeList(c, p, renderPayment)
-	}
+	listByContract(a, c, func(ctx context.Context, r payg.Reader, tenant, contractID string, req core.PageRequest) (core.Page[payg.Payment], error) {
+		q.ContractID = contractID
+		return r.ListPayments(ctx, tenant, q, req)
+	}, renderPayment)
 }
 
 type reversalInput struct {
@@ -1039,10 +1050,6 @@ func (a *paygAPI) refundSuspense(c *gin.Context) {
 // ---- events
 
 func (a *paygAPI) listEvents(c *gin.Context) {
-	req, ok := pageRequest(c)
-	if !ok {
-		return
-	}
 	q := payg.EventQuery{Type: c.Query("type")}
 	if v := c.Query("since"); v != "" {
 		t, ok := queryTime(c, "since", v)
@@ -1051,19 +1058,8 @@ func (a *paygAPI) listEvents(c *gin.Context) {
 		}
 		q.Since = t
 	}
-	var p core.Page[payg.Event]
-	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) error {
-		if ref := c.Query("contract_id"); ref != "" {
-			k, err := findContract(ctx, r, tenant, ref)
-			if err != nil {
-				return err
-			}
-			q.ContractID = k.ID
-		}
-		var err error
-		p, err = r.ListEvents(ctx, tenant, q, req)
-		return err
-	}) {
-		writeList(c, p, renderEvent)
-	}
+	listByContract(a, c, func(ctx context.Context, r payg.Reader, tenant, contractID string, req core.PageRequest) (core.Page[payg.Event], error) {
+		q.ContractID = contractID
+		return r.ListEvents(ctx, tenant, q, req)
+	}, renderEvent)
 }

@@ -121,24 +121,9 @@ func (a *requestAPI) get(c *gin.Context) {
 }
 
 func (a *requestAPI) list(c *gin.Context) {
-	req, ok := pageRequest(c)
-	if !ok {
-		return
-	}
 	q := payg.PaymentRequestQuery{Status: payg.RequestStatus(c.Query("status"))}
-	var p core.Page[payg.PaymentRequest]
-	if a.read(c, func(ctx context.Context, r payg.Reader, tenant string) error {
-		if ref := c.Query("contract_id"); ref != "" {
-			k, err := findContract(ctx, r, tenant, ref)
-			if err != nil {
-				return err
-			}
-			q.ContractID = k.ID
-		}
-		var err error
-		p, err = r.ListPaymentRequests(ctx, tenant, q, req)
-		return err
-	}) {
-		writeList(c, p, renderPaymentRequest)
-	}
+	listByContract(a.paygAPI, c, func(ctx context.Context, r payg.Reader, tenant, contractID string, req core.PageRequest) (core.Page[payg.PaymentRequest], error) {
+		q.ContractID = contractID
+		return r.ListPaymentRequests(ctx, tenant, q, req)
+	}, renderPaymentRequest)
 }
