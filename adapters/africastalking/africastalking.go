@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/payg-gateway/gateway/adapters"
 	"github.com/payg-gateway/gateway/adapters/internal/wire"
@@ -218,23 +217,7 @@ func ParseDeliveryReport(body []byte) (d adapters.DeliveryReport, problem string
 	if !ok {
 		state = adapters.SMSAccepted
 	}
-	return adapters.DeliveryReport{ProviderID: id, State: state, ProviderStatus: clip(status), Reason: clip(reason)}, ""
-}
-
-// maxText bounds the provider texts kept from a hostile body.
-const maxText = 200
-
-// clip makes s valid UTF-8 of at most maxText bytes.
-func clip(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= maxText {
-		return s
-	}
-	s = s[:maxText]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return adapters.DeliveryReport{ProviderID: id, State: state, ProviderStatus: wire.Clip(status), Reason: wire.Clip(reason)}, ""
 }
 
 // Interface guards.

@@ -94,7 +94,7 @@ func (a *Adapter) SendSMS(ctx context.Context, msg adapters.SMS) ([]adapters.SMS
 		// A whole-request refusal in a 2xx answer, such as
 		// {"SMSMessageData":{"Message":"InvalidSenderId","Recipients":[]}}.
 		return nil, &adapters.ProviderError{Provider: "africastalking", Op: "send sms", HTTPStatus: resp.StatusCode,
-			Message: clip(sendMessage(raw))}
+			Message: wire.Clip(sendMessage(raw))}
 	}
 	// Matched by digits, in case the answer writes a number without its
 	// "+".
@@ -169,7 +169,7 @@ func providerError(status int, body []byte) error {
 	if m := sendMessage(body); m != "" {
 		msg = m
 	}
-	return &adapters.ProviderError{Provider: "africastalking", Op: "send sms", HTTPStatus: status, Message: clip(msg),
+	return &adapters.ProviderError{Provider: "africastalking", Op: "send sms", HTTPStatus: status, Message: wire.Clip(msg),
 		Retryable: status == http.StatusTooManyRequests || status >= 500}
 }
 
@@ -230,12 +230,12 @@ func ParseSendResponse(body []byte) ([]adapters.SMSReceipt, error) {
 func receipt(rc recipient) adapters.SMSReceipt {
 	r := adapters.SMSReceipt{
 		To:     strings.TrimSpace(rc.Number.S),
-		Code:   clip(strings.TrimSpace(rc.StatusCode.S)),
-		Reason: clip(strings.TrimSpace(rc.Status.S)),
-		Cost:   clip(strings.TrimSpace(rc.Cost.S)),
+		Code:   wire.Clip(strings.TrimSpace(rc.StatusCode.S)),
+		Reason: wire.Clip(strings.TrimSpace(rc.Status.S)),
+		Cost:   wire.Clip(strings.TrimSpace(rc.Cost.S)),
 	}
 	if id := strings.TrimSpace(rc.MessageID.S); id != "None" {
-		r.ProviderID = clip(id)
+		r.ProviderID = wire.Clip(id)
 	}
 	code, err := strconv.Atoi(r.Code)
 	switch {

@@ -78,7 +78,7 @@ func (a *Adapter) SendSMS(ctx context.Context, msg adapters.SMS) ([]adapters.SMS
 			return nil, err
 		}
 		stopped = err
-		receipts[i].State, receipts[i].Reason = adapters.SMSRetry, clip(err.Error())
+		receipts[i].State, receipts[i].Reason = adapters.SMSRetry, wire.Clip(err.Error())
 		var pe *adapters.ProviderError
 		receipts[i].Alert = errors.As(err, &pe) && !pe.Retryable
 	}
@@ -143,12 +143,12 @@ func (a *Adapter) sendOne(ctx context.Context, to string, msg adapters.SMS) (ada
 	}
 	var e errorAnswer
 	_ = json.Unmarshal(raw, &e)
-	code, text := clip(strings.TrimSpace(e.Code.S)), clip(strings.TrimSpace(e.Message))
+	code, text := wire.Clip(strings.TrimSpace(e.Code.S)), wire.Clip(strings.TrimSpace(e.Message))
 	if resp.StatusCode == http.StatusBadRequest {
 		return adapters.SMSReceipt{To: to, State: adapters.SMSRejected, Code: code, Reason: text, Alert: alertCodes[code]}, nil
 	}
 	if code == "" && text == "" {
-		text = clip(strings.TrimSpace(string(raw[:min(len(raw), 200)])))
+		text = wire.Clip(strings.TrimSpace(string(raw[:min(len(raw), 200)])))
 	}
 	return adapters.SMSReceipt{}, &adapters.ProviderError{Provider: "twilio", Op: "send sms", HTTPStatus: resp.StatusCode, Code: code, Message: text,
 		Retryable: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
@@ -168,13 +168,13 @@ func ParseSendResponse(body []byte) (adapters.SMSReceipt, error) {
 	if sid == "" || len(sid) > 200 {
 		return adapters.SMSReceipt{}, fmt.Errorf("unreadable answer: sid %s", wire.Quote(sid, 40))
 	}
-	r := adapters.SMSReceipt{ProviderID: sid, State: state(m.Status), Code: clip(strings.TrimSpace(m.ErrorCode.S)),
-		Reason: clip(strings.TrimSpace(m.ErrorMessage.S))}
+	r := adapters.SMSReceipt{ProviderID: sid, State: state(m.Status), Code: wire.Clip(strings.TrimSpace(m.ErrorCode.S)),
+		Reason: wire.Clip(strings.TrimSpace(m.ErrorMessage.S))}
 	if r.Reason == "" {
-		r.Reason = clip(strings.TrimSpace(m.Status))
+		r.Reason = wire.Clip(strings.TrimSpace(m.Status))
 	}
 	if p := strings.TrimSpace(m.Price.S); p != "" {
-		r.Cost = clip(strings.TrimSpace(strings.TrimSpace(m.PriceUnit.S) + " " + p))
+		r.Cost = wire.Clip(strings.TrimSpace(strings.TrimSpace(m.PriceUnit.S) + " " + p))
 	}
 	return r, nil
 }

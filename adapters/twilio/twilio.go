@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/payg-gateway/gateway/adapters"
 	"github.com/payg-gateway/gateway/adapters/internal/wire"
@@ -260,23 +259,7 @@ func ParseStatusCallback(body []byte) (d adapters.DeliveryReport, problem string
 	if reason == "" {
 		reason = errorTexts[code]
 	}
-	return adapters.DeliveryReport{ProviderID: sid, State: state(status), ProviderStatus: clip(status), Code: clip(code), Reason: clip(reason)}, ""
-}
-
-// maxText bounds the provider texts kept from a hostile body.
-const maxText = 200
-
-// clip makes s valid UTF-8 of at most maxText bytes.
-func clip(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= maxText {
-		return s
-	}
-	s = s[:maxText]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return adapters.DeliveryReport{ProviderID: sid, State: state(status), ProviderStatus: wire.Clip(status), Code: wire.Clip(code), Reason: wire.Clip(reason)}, ""
 }
 
 // Interface guards.

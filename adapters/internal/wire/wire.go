@@ -1,6 +1,7 @@
-// Package wire holds small JSON helpers for provider payloads whose field
+// Package wire holds small helpers for provider payloads: JSON whose field
 // types drift between documents, SDKs and versions (a code that is a
-// number in one place and a string in another).
+// number in one place and a string in another), and the bounding of
+// texts taken from them.
 package wire
 
 import (
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -58,6 +60,24 @@ func Quote(s string, n int) string {
 		s = string(r[:n]) + "…"
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// MaxText bounds a provider text kept from a hostile body (a status, an
+// error code or message), in bytes.
+const MaxText = 200
+
+// Clip makes s valid UTF-8 (bad bytes replaced) of at most MaxText bytes,
+// cut at a rune boundary.
+func Clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= MaxText {
+		return s
+	}
+	s = s[:MaxText]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // Item is a Name/Value or Key/Value pair as Daraja sends them in

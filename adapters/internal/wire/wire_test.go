@@ -2,7 +2,9 @@ package wire
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestText(t *testing.T) {
@@ -45,5 +47,20 @@ func TestItems(t *testing.T) {
 	}
 	if _, err := Items(json.RawMessage(`7`)); err == nil {
 		t.Error("a number is not a list of items")
+	}
+}
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("a", MaxText-1) + "é" // é straddles the limit
+	for _, tc := range []struct{ in, want string }{
+		{"delivered", "delivered"},
+		{"bad \xff byte", "bad \uFFFD byte"},
+		{long, strings.Repeat("a", MaxText-1)},
+		{strings.Repeat("b", MaxText+50), strings.Repeat("b", MaxText)},
+	} {
+		got := Clip(tc.in)
+		if got != tc.want || len(got) > MaxText || !utf8.ValidString(got) {
+			t.Errorf("Clip(%.20q…) = %.20q… (%d bytes), want %.20q…", tc.in, got, len(got), tc.want)
+		}
 	}
 }
