@@ -208,6 +208,7 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 		}
 	}
 	outcome := outcomeRecorded
+	moved := false // a notice changed a payment
 	for _, n := range notices {
 		n.Instance = instance
 		out, err := h.svc.ApplyNotice(ctx, in.Config.Tenant, n)
@@ -225,6 +226,8 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 			// deduplicated. Nothing is lost.
 			return h.fail(log, instance, req.Kind, "apply", err)
 		}
+		moved = moved || (!out.Duplicate && (out.Suspense != nil || out.Payment.Status == payg.PaymentApplied ||
+			out.Payment.Status == payg.PaymentReversed))
 		switch {
 		case out.Duplicate:
 			outcome = outcomeDuplicate
@@ -257,7 +260,7 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 		if err != nil {
 			return h.fail(log, instance, req.Kind, "outcome", err)
 		}
-		if !known && outcome != outcomeApplied && outcome != outcomeSuspense {
+		if !known && !moved {
 			outcome = outcomeUnknownRequest
 		}
 	}

@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PaymentRequests", func(t *testing.T) { testPaymentRequests(t, h) })
 	t.Run("STKCallbacks", func(t *testing.T) { testSTKCallbacks(t, h) })
 	t.Run("MoMoCallbacks", func(t *testing.T) { testMoMoCallbacks(t, h) })
+	t.Run("AsyncRequests", func(t *testing.T) { testAsyncRequests(t, h) })
 	t.Run("MpesaResults", func(t *testing.T) { testMpesaResults(t, h) })
 	t.Run("OperatorActions", func(t *testing.T) { testOperatorActions(t, h) })
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
