@@ -114,7 +114,7 @@ func TestStatusQueries(t *testing.T) {
 		if sent := d.StatusQueries(); len(sent) != 1 || sent[0].TransactionID != "TEST0A1B2C" || sent[0].Initiator != "apiop" {
 			t.Fatalf("Daraja received %+v", sent)
 		}
-		reader.Get("/v1/status-queries/" + q.ID).Decode(t, &q)
+		reader.Get("/v1/status-queries/"+q.ID).Decode(t, &q)
 		if q.State != "pending" || q.Attempts != 1 || q.RequestRef == nil || *q.RequestRef != "1234-5678901-1" || q.SentAt == nil {
 			t.Errorf("after the send %+v", q)
 		}
@@ -132,7 +132,7 @@ func TestStatusQueries(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("result callback answered %d", resp.StatusCode)
 		}
-		reader.Get("/v1/status-queries/" + q.ID).Decode(t, &q)
+		reader.Get("/v1/status-queries/"+q.ID).Decode(t, &q)
 		if q.State != "succeeded" || q.ResultCode == nil || *q.ResultCode != "0" || q.FinishedAt == nil {
 			t.Errorf("after the result %+v", q)
 		}
