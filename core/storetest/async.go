@@ -370,3 +370,63 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 	}
 	return 0
 }
+
+// testQuarantineStatusQuery: a quarantined C2B confirmation that names its
+// receipt is checked by a Transaction Status query (the quarantine job
+// sends it through the fake Daraja); the query is recorded with the
+// quarantine's id, and its completed result resolves the quarantine.
+func testQuarantineStatusQuery(t *testing.T, h Harness) {
+	ctx := context.Background()
+	w := newWorld(t, h)
+	d := sim.NewDaraja(sim.DarajaOptions{ConsumerKey: "ck", ConsumerSecret: "cs",
+		StatusIDs: func(sim.StatusQuery) (string, string) { return statusFixtureIDs[0][0], statusFixtureIDs[0][1] }})
+	fake := httptest.NewServer(d.Handler())
+	t.Cleanup(func() { d.Close(); fake.Close() })
+	host := newMpesaHostWith(t, w, map[string]any{"base_url": fake.URL, "consumer_key": "ck", "consumer_secret": "cs",
+		"initiator": "apiop", "security_credential": "c2VjcmV0Y3JlZGVudGlhbA==",
+		"callback_base_url": "https://gateway.example.com/callbacks/ke-paybill"}, prometheus.NewRegistry())
+	if resp := w.post(host, "c2b-confirmation", fixture(t, "mpesa/c2b_confirmation_malformed_amount_nonnumeric.json"), "127.0.0.1"); resp.Status != http.StatusOK {
+		t.Fatalf("malformed confirmation answered %d", resp.Status)
+	}
+	var q core.Page[payg.Quarantined]
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		q, err = r.ListQuarantine(ctx, w.tenant, core.PageRequest{})
+		return err
+	})
+	if len(q.Items) != 1 || q.Items[0].ProviderTxID != "TEST0A1B2H" {
+		t.Fatalf("quarantined %+v, want the malformed confirmation of TEST0A1B2H", q.Items)
+	}
+	if n := w.runDue(t, payg.QuarantineQueue, host.QuarantineHandler()); n != 1 {
+		t.Fatalf("%d quarantine checks ran, want 1", n)
+	}
+	if sent := d.StatusQueries(); len(sent) != 1 || sent[0].TransactionID != "TEST0A1B2H" {
+		t.Fatalf("Daraja received %+v, want a query about TEST0A1B2H", sent)
+	}
+	var recs core.Page[payg.AsyncRequest]
+	w.view(t, func(r payg.Reader) error {
+		var err error
+		recs, err = r.ListAsyncRequests(ctx, w.tenant, payg.AsyncRequestQuery{Receipt: "TEST0A1B2H"}, core.PageRequest{})
+		return err
+	})
+	if len(recs.Items) != 1 {
+		t.Fatalf("recorded %+v, want the quarantine's query", recs.Items)
+	}
+	rec := recs.Items[0]
+	if rec.State != payg.AsyncPending || rec.QuarantineID != q.Items[0].ID || rec.RequestRef != statusFixtureIDs[0][0] || rec.Operation != payg.OperationStatusQuery {
+		t.Errorf("quarantine's query %+v", rec)
+	}
+	if resp := w.post(host, "status-result", fixture(t, "mpesa/transaction_status_result_completed.json"), "127.0.0.1"); resp.Status != http.StatusOK {
+		t.Fatalf("result answered %d", resp.Status)
+	}
+	if r := w.asyncRequest(t, rec.ID); r.State != payg.AsyncSucceeded {
+		t.Errorf("query after its result %+v", r)
+	}
+	w.view(t, func(r payg.Reader) error {
+		got, err := r.QuarantinedCallback(ctx, w.tenant, q.Items[0].ID)
+		if err != nil || got.Status != "resolved" {
+			t.Errorf("quarantined callback after the query's result: %+v, %v", got, err)
+		}
+		return nil
+	})
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("MoMoCallbacks", func(t *testing.T) { testMoMoCallbacks(t, h) })
 	t.Run("AsyncRequests", func(t *testing.T) { testAsyncRequests(t, h) })
 	t.Run("MpesaResults", func(t *testing.T) { testMpesaResults(t, h) })
+	t.Run("QuarantineStatusQuery", func(t *testing.T) { testQuarantineStatusQuery(t, h) })
 	t.Run("OperatorActions", func(t *testing.T) { testOperatorActions(t, h) })
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
