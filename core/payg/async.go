@@ -222,7 +222,8 @@ type AsyncUpdate struct {
 // transaction with the job of its next send when a timeout leaves sends
 // to spend; a timeout with none left gives the request up. A final
 // request is left as it is, and so is a callback result that is not about
-// a pending request (a repeat).
+// a pending request (a repeat), except a success or failure after a
+// timeout (a late answer), which settles it.
 func (s *Service) UpdateAsyncRequest(ctx context.Context, tenant, id string, res AsyncResult) (AsyncUpdate, error) {
 	var out AsyncUpdate
 	err := s.inTx(ctx, func(tx Tx) error {
@@ -241,7 +242,13 @@ func (s *Service) UpdateAsyncRequest(ctx context.Context, tenant, id string, res
 			case res.Sync && r.State != AsyncPending:
 				r.Attempts++
 				r.SentAt = now
-			case res.Sync, r.State != AsyncPending:
+			case res.Sync:
+				return nil // sent already: the job ran twice
+			case r.State == AsyncTimedOut && res.State != AsyncTimedOut:
+				// A late answer to the send that timed out: it settles
+				// the request, and the next send finds nothing to do.
+				r.NextAttemptAt = time.Time{}
+			case r.State != AsyncPending:
 				return nil // a repeated callback: its send was already answered
 			}
 		case AsyncPending:

@@ -157,6 +157,15 @@ func testAsyncRequests(t *testing.T, h Harness) {
 		t.Errorf("failed request %+v", r)
 	}
 
+	// A late answer after a timeout settles the request; the send due
+	// next then finds nothing to do.
+	late := record(payg.NewAsyncRequest{Instance: "ke-paybill", Operation: payg.OperationStatusQuery, ProviderTxID: "TEST0A1B2F", RequestRef: "r4"})
+	update(late.ID, payg.AsyncResult{State: payg.AsyncTimedOut, RetryAfter: time.Minute})
+	if up := update(late.ID, payg.AsyncResult{State: payg.AsyncSucceeded, Code: "0"}); !up.Changed || up.Request.State != payg.AsyncSucceeded ||
+		!up.Request.NextAttemptAt.IsZero() || up.Request.Attempts != 1 {
+		t.Errorf("late answer after a timeout %+v", up)
+	}
+
 	// Lists: by state and receipt, in creation order, paged.
 	list := func(q payg.AsyncRequestQuery, limit int) core.Page[payg.AsyncRequest] {
 		t.Helper()
@@ -170,6 +179,9 @@ func testAsyncRequests(t *testing.T, h Harness) {
 	}
 	if p := list(payg.AsyncRequestQuery{}, 2); len(p.Items) != 2 || p.NextCursor == "" || p.Items[0].ID != sent.ID || p.Items[1].ID != toSend.ID {
 		t.Errorf("first page %+v", p)
+	}
+	if p := list(payg.AsyncRequestQuery{State: payg.AsyncSucceeded}, 0); len(p.Items) != 1 || p.Items[0].ID != late.ID {
+		t.Errorf("succeeded ones %+v", p)
 	}
 	if p := list(payg.AsyncRequestQuery{State: payg.AsyncFailed}, 0); len(p.Items) != 1 || p.Items[0].ID != failed.ID {
 		t.Errorf("failed ones %+v", p)
