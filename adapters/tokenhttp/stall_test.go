@@ -2,13 +2,12 @@ package tokenhttp_test
 
 import (
 	"context"
-	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/payg-gateway/gateway/adapters/tokenhttp"
-	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/jobs"
 	"github.com/payg-gateway/gateway/core/payg"
 )
@@ -36,44 +35,22 @@ func (s *stallingSettler) CompleteToken(ctx context.Context, tenant, tokenID, co
 // under the same idempotency key.
 func TestStoreStalledAfterVendorAnswer(t *testing.T) {
 	eachStore(t, func(t *testing.T, b backend) {
-		ctx := context.Background()
-		w := newWorld(t, b, sunKing(), sunKingFake(t), "880000123")
 		const storeTimeout = 300 * time.Millisecond
-		v, err := tokenhttp.New(w.cfg, tokenhttp.Options{Clock: w.clock, StoreTimeout: storeTimeout})
-		if err != nil {
-			t.Fatal(err)
-		}
-		settler := &stallingSettler{Settler: w.svc}
+		settler := &stallingSettler{}
 		settler.stalled.Store(true)
-		h := v.Handler(settler, nil)
-
-		// Applied without waking the world's runner: this test runs the job.
-		out, err := w.svc.ApplyNotice(ctx, tenantID, core.PaymentNotice{
-			Instance: "mpesa-ke", ProviderTxID: "TXSTALL1", Status: core.NoticeSucceeded,
-			Amount: paymentKES, AccountRef: "AC100234", OccurredAt: epoch,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok := out.Tokens[0]
-		job := w.job(tok.ID)
-
-		run := func() error {
-			t.Helper()
-			done := make(chan error, 1)
-			go func() { done <- h.Handle(ctx, job) }()
-			select {
-			case err := <-done:
-				return err
-			case <-time.After(storeTimeout + 5*time.Second):
-				t.Fatalf("Handle still running %v after the vendor answered: the store write is unbounded", storeTimeout+5*time.Second)
-				return nil
+		w := newWorld(t, b, sunKing(), sunKingFake(t), "880000123", func(s *worldSetup) {
+			s.vendor.StoreTimeout = storeTimeout
+			s.settler = func(inner tokenhttp.Settler) tokenhttp.Settler {
+				settler.Settler = inner
+				return settler
 			}
-		}
+		})
 		start := time.Now()
-		err = run()
-		if !errors.Is(err, context.DeadlineExceeded) || jobs.IsPermanent(err) {
-			t.Fatalf("with the store stalled: %v, want a retryable deadline error", err)
+		tok := w.pay().Tokens[0]
+		// w.next waits 15 s: without the bound the run never ends.
+		r := w.next()
+		if r.Outcome != jobs.OutcomeRetry || !strings.Contains(r.Err.Error(), "deadline exceeded") {
+			t.Fatalf("with the store stalled: %+v, want a retry after the store deadline", r)
 		}
 		if took := time.Since(start); took < storeTimeout {
 			t.Errorf("gave up after %v, before the store timeout %v", took, storeTimeout)
@@ -83,8 +60,9 @@ func TestStoreStalledAfterVendorAnswer(t *testing.T) {
 		}
 
 		settler.stalled.Store(false)
-		if err := run(); err != nil {
-			t.Fatalf("the next run: %v", err)
+		w.advance(2 * time.Hour)
+		if r := w.next(); r.Outcome != jobs.OutcomeDone {
+			t.Fatalf("the next run: %+v, want done", r)
 		}
 		got := w.token(tok.ID)
 		minted := w.fake.Minted()

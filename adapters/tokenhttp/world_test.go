@@ -97,7 +97,6 @@ type world struct {
 	clock    *coretest.Clock
 	svc      *payg.Service
 	fake     *fakevendor.Vendor
-	cfg      config.TokenVendor // as configured, pointing at the fake
 	handler  *tokenhttp.Handler
 	runner   *jobs.Runner
 	results  chan jobs.Result
@@ -106,9 +105,18 @@ type world struct {
 	payments int
 }
 
+// worldSetup is what a worldOption may change: the vendor's options, and
+// the settler its handler uses (wrapping the PAYG service).
+type worldSetup struct {
+	vendor  tokenhttp.Options
+	settler func(tokenhttp.Settler) tokenhttp.Settler
+}
+
+type worldOption func(*worldSetup)
+
 // newWorld builds a world for vendor cfg (its URL template's "{base}"
 // prefix replaced by the fake's URL) and a device with serial.
-func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Options, serial string) *world {
+func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Options, serial string, opts ...worldOption) *world {
 	t.Helper()
 	ctx := context.Background()
 	clock := coretest.NewClock(epoch)
@@ -127,8 +135,11 @@ func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Opt
 		cfg.Auth.LoginURL = w.fake.URL() + cfg.Auth.LoginURL
 	}
 	cfg.AllowInsecureHTTP, cfg.AllowLoopback = true, true
-	w.cfg = cfg
-	v, err := tokenhttp.New(cfg, tokenhttp.Options{Clock: clock})
+	setup := worldSetup{vendor: tokenhttp.Options{Clock: clock}}
+	for _, o := range opts {
+		o(&setup)
+	}
+	v, err := tokenhttp.New(cfg, setup.vendor)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +162,11 @@ func newWorld(t *testing.T, b backend, cfg config.TokenVendor, fo fakevendor.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.handler = v.Handler(w.svc, nil)
+	var settler tokenhttp.Settler = w.svc
+	if setup.settler != nil {
+		settler = setup.settler(settler)
+	}
+	w.handler = v.Handler(settler, nil)
 	w.runner = jobs.New(jobs.Options{
 		Queue: s, Clock: clock, Workers: 1,
 		// Leases longer than any clock jump: no job is claimed twice.
