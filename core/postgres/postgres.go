@@ -107,6 +107,7 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 			SkipLocked: " FOR UPDATE SKIP LOCKED",
 			Time:       func(t time.Time) any { return t.UTC() },
 			Translate:  translate,
+			Pipeline:   pipeliner{pool},
 		}, clock),
 	}, nil
 }

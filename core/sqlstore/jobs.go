@@ -40,20 +40,45 @@ func newJobID() string {
 }
 
 // EnqueueJob implements payg.Tx: the job commits with the transaction.
+// Nothing reads whether the key was taken, so on a Pipeline store the
+// insert travels with the transaction's next statement.
 func (t *txn) EnqueueJob(ctx context.Context, j core.Job) error {
-	_, err := t.enqueue(ctx, j)
-	return err
+	q, args, err := t.enqueueSQL(j)
+	if err != nil {
+		return err
+	}
+	if err := t.later(ctx, nil, q, args...); err != nil {
+		return fmt.Errorf("enqueue job %s: %w", j.Key, err)
+	}
+	return nil
 }
 
 // enqueue inserts j unless its key is taken, reporting whether it did.
 func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
+	q, args, err := t.enqueueSQL(j)
+	if err != nil {
+		return false, err
+	}
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, t.d.Translate(err)
+	}
+	return n == 1, nil
+}
+
+// enqueueSQL returns the statement inserting j unless its key is taken.
+func (t *txn) enqueueSQL(j core.Job) (string, []any, error) {
 	switch {
 	case j.TenantID == "":
-		return false, core.Errorf(core.EINVALID, "job: no tenant")
+		return "", nil, core.Errorf(core.EINVALID, "job: no tenant")
 	case j.Queue == "":
-		return false, core.Errorf(core.EINVALID, "job: no queue")
+		return "", nil, core.Errorf(core.EINVALID, "job: no queue")
 	case j.Key == "":
-		return false, core.Errorf(core.EINVALID, "job: no key")
+		return "", nil, core.Errorf(core.EINVALID, "job: no key")
 	}
 	if j.ID == "" {
 		j.ID = newJobID()
@@ -70,18 +95,10 @@ func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
 	if len(j.Payload) == 0 {
 		j.Payload = []byte("null")
 	}
-	res, err := t.exec(ctx, `INSERT INTO jobs (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (job_key) DO NOTHING`,
-		j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
-		t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil)
-	if err != nil {
-		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, t.d.Translate(err)
-	}
-	return n == 1, nil
+	return `INSERT INTO jobs (` + jobCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (job_key) DO NOTHING`, []any{
+			j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
+			t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil}, nil
 }
 
 // EnqueueJob stores j in its own transaction (replays, jobs not caused by
