@@ -40,17 +40,23 @@ func newJobID() string {
 }
 
 // EnqueueJob implements payg.Tx: the job commits with the transaction.
-// Nothing reads whether the key was taken, so on a Pipeline store the
-// insert travels with the transaction's next statement.
+// Nothing reads whether the key was taken, so the insert is held to go
+// with the transaction's other jobs in one statement (txn.flush).
 func (t *txn) EnqueueJob(ctx context.Context, j core.Job) error {
-	q, args, err := t.enqueueSQL(j)
+	_, args, err := t.enqueueSQL(j)
 	if err != nil {
 		return err
 	}
-	if err := t.later(ctx, nil, q, args...); err != nil {
-		return fmt.Errorf("enqueue job %s: %w", j.Key, err)
-	}
+	t.jobs = append(t.jobs, args)
 	return nil
+}
+
+// insertJobs is the statement inserting n jobs, each unless its key is
+// taken.
+func insertJobs(n int) string {
+	return `INSERT INTO jobs (` + jobCols + `) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",") +
+		` ON CONFLICT (job_key) DO NOTHING`
 }
 
 // enqueue inserts j unless its key is taken, reporting whether it did.

@@ -52,7 +52,11 @@ func (s *Store) pipelined(ctx context.Context, fn func(*txn) error) error {
 	}
 	t := s.txn(nil)
 	t.pipe = p
-	if err := fn(t); err != nil {
+	err = fn(t)
+	if err == nil {
+		err = t.flush(ctx)
+	}
+	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 		defer cancel()
 		_ = p.Rollback(rctx)

@@ -551,9 +551,67 @@ func (t *txn) InsertEvent(ctx context.Context, e payg.Event) (payg.Event, error)
 		}
 		e.Seq = seq
 	}
-	err := t.later(ctx, nil, `INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES (?,?,?,?,?,?,?)`,
-		e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))
-	return e, err
+	// Held, to go with the transaction's other events in one statement.
+	t.events = append(t.events, e)
+	return e, nil
 }
+
+// flush inserts the events and jobs held back (InsertEvent, EnqueueJob),
+// one statement each, run (or, on a Pipeline store, queued) ahead of the
+// statement about to run or the commit. Its error is returned then and by every later call, so the
+// transaction cannot commit without them.
+func (t *txn) flush(ctx context.Context) error {
+	if t.held != nil {
+		return t.held
+	}
+	if len(t.events) == 0 && len(t.jobs) == 0 {
+		return nil
+	}
+	events, jobs := t.events, t.jobs
+	t.events, t.jobs = nil, nil
+	if len(events) > 0 {
+		if err := t.insertEvents(ctx, events); err != nil {
+			t.held = fmt.Errorf("insert events: %w", err)
+			return t.held
+		}
+	}
+	if len(jobs) > 0 {
+		var args []any
+		for _, a := range jobs {
+			args = append(args, a...)
+		}
+		if err := t.later(ctx, nil, insertJobs(len(jobs)), args...); err != nil {
+			t.held = fmt.Errorf("enqueue jobs: %w", err)
+			return t.held
+		}
+	}
+	return nil
+}
+
+// insertEvents inserts events in one statement.
+func (t *txn) insertEvents(ctx context.Context, events []payg.Event) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES `)
+	args := make([]any, 0, 7*len(events))
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(",")
+		}
+		q.WriteString("(?,?,?,?,?,?,?)")
+		args = append(args, e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))
+	}
+	return t.later(ctx, nil, q.String(), args...)
+}
+
+// discard drops the held events and their error (a group commit's member
+// that failed, whose writes its savepoint undoes).
+func (t *txn) discard() {
+	t.events, t.jobs, t.held = nil, nil, nil
+}
+
+// errRow is a row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 var _ payg.Tx = (*txn)(nil)

@@ -142,6 +142,10 @@ func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
 		_ = tx.Rollback()
 		return err
 	}
+	if err := t.flush(ctx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
 	s.trips.Add(1)
 	err = s.d.Translate(tx.Commit())
 	if len(t.missed) > 0 {
@@ -265,6 +269,13 @@ type txn struct {
 	detached bool
 	// pipe is the write transaction of a Pipeline store; q is then nil.
 	pipe Pipe
+	// events and jobs (each job's insert arguments) are inserts held back
+	// to go as one statement each before the transaction's next statement
+	// or its commit (flush); held is the error of those, which then fails
+	// every later one.
+	events []payg.Event
+	jobs   [][]any
+	held   error
 }
 
 // forget drops what the txn remembered of rows it read, after a savepoint
@@ -307,6 +318,9 @@ func (t *txn) rebind(q string) string {
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	ctx, q = t.prep(ctx, q)
 	if t.pipe != nil {
 		t.counted(false)
@@ -336,6 +350,9 @@ func (t *txn) later(ctx context.Context, check func(sql.Result) error, q string,
 		}
 		return err
 	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
 	_, q = t.prep(ctx, q)
 	t.counted(true)
 	t.pipe.Queue(q, args, check)
@@ -343,6 +360,9 @@ func (t *txn) later(ctx context.Context, check func(sql.Result) error, q string,
 }
 
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) scanner {
+	if err := t.flush(ctx); err != nil {
+		return errRow{err}
+	}
 	ctx, q = t.prep(ctx, q)
 	if t.pipe != nil {
 		t.counted(false)
@@ -355,6 +375,9 @@ func (t *txn) queryRow(ctx context.Context, q string, args ...any) scanner {
 }
 
 func (t *txn) query(ctx context.Context, q string, args ...any) (Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	ctx, q = t.prep(ctx, q)
 	if t.pipe != nil {
 		t.counted(false)
