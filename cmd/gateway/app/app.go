@@ -4,8 +4,8 @@
 // instances and their callback host, the durable job runner (webhook
 // deliveries, token vendors, payment requests, text messages, campaigns),
 // the sweepers, and the HTTP API. cmd/gateway's serve runs it; the load
-// and resilience harnesses under test/ import it, so they measure the
-// gateway that ships, not a copy of its wiring.
+// harness (test/load) imports it, so it measures the gateway that ships,
+// not a copy of its wiring.
 //
 // What stays with the caller is what belongs to the process: loading the
 // configuration, opening and migrating the store, the master key, the
