@@ -291,8 +291,9 @@ func newCallbacks(ctx context.Context, o Options, svc *payg.Service) (*callbacks
 
 // newJobs returns the runner of durable jobs: webhook deliveries, the
 // token vendors' requests (settled through svc), the initiation and
-// status checks of payment requests and their quarantine (through host),
-// and the text messages and campaigns. It makes the host wake it.
+// status checks of payment requests, their quarantine and the sends of
+// asynchronous provider requests (through host), and the text messages
+// and campaigns. It makes the host wake it.
 func newJobs(o Options, vendors []*tokenhttp.Vendor, svc *payg.Service, host *callbacks.Host, msgs *messaging.Service) (*jobs.Runner, error) {
 	cfg, log := o.Config, o.Logger
 	deliverer, err := webhook.NewDeliverer(webhook.DelivererOptions{
@@ -309,6 +310,7 @@ func newJobs(o Options, vendors []*tokenhttp.Vendor, svc *payg.Service, host *ca
 	}
 	r.Register(payg.RequestQueue, host.RequestHandler(), nil)
 	r.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
+	r.Register(payg.AsyncQueue, host.AsyncHandler(), callbacks.AsyncRetryPolicy)
 	host.SetJobWaker(r.Wake)
 	if err := registerSMS(r, o, host, msgs); err != nil {
 		return nil, err
