@@ -47,10 +47,19 @@ type DelivererOptions struct {
 	// BreakerFailures consecutive failed attempts to an endpoint (no
 	// answer, 429 or 5xx) open its circuit breaker; it stays open
 	// BreakerOpenFor (wall time: gobreaker v1 has no clock), then lets one
-	// attempt through. Deliveries meeting an open breaker are rescheduled
-	// BreakerOpenFor later without spending an attempt.
+	// attempt through, the probe: whichever delivery comes first, and
+	// deliveries come longest-due first (core.Job.DueAt).
+	//
+	// A delivery the breaker turns away does not spend an attempt and
+	// keeps its due time, so it is not overtaken by deliveries due after
+	// it. It waits as long again as it has been due, at least
+	// BreakerOpenFor and at most BreakerMaxWait (default 16 ×
+	// BreakerOpenFor): the turned-away deliveries of a long outage come
+	// back a few times an hour, spread by their due times, instead of all
+	// together at every probe.
 	BreakerFailures int
 	BreakerOpenFor  time.Duration
+	BreakerMaxWait  time.Duration
 	// Registerer receives the delivery metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -91,6 +100,9 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 	}
 	if o.BreakerOpenFor <= 0 {
 		o.BreakerOpenFor = DefaultBreakerOpenFor
+	}
+	if o.BreakerMaxWait < o.BreakerOpenFor {
+		o.BreakerMaxWait = 16 * o.BreakerOpenFor
 	}
 	if o.Clock == nil {
 		o.Clock = core.SystemClock{}
@@ -168,7 +180,7 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 	done, err := d.breaker(ep.ID).Allow()
 	if err != nil { // open, or half-open with its probe in flight
 		d.metrics.outcome("breaker_open")
-		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s circuit breaker %v", ep.ID, err), now.Add(d.o.BreakerOpenFor))
+		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s circuit breaker %v", ep.ID, err), now.Add(d.turnedAwayWait(j, now)))
 	}
 
 	res := d.post(ctx, ep, secrets, p, now)
@@ -212,6 +224,21 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 		return jobs.RetryAt(res.err, res.retryAt)
 	}
 	return res.err
+}
+
+// turnedAwayWait is how long a delivery the breaker turned away waits: as
+// long as it has been due, between BreakerOpenFor and BreakerMaxWait. The
+// first turn-away waits for the next probe; a delivery kept waiting by a
+// long outage backs off, so it is claimed a few times an hour rather than
+// at every probe, and the deliveries waiting come back spread out, not all
+// at once. Its due time is kept (core.Job.DueAt), so when it is back it
+// still goes before deliveries that became due after it.
+func (d *Deliverer) turnedAwayWait(j core.Job, now time.Time) time.Duration {
+	waited := now.Sub(j.DueAt)
+	if j.DueAt.IsZero() {
+		waited = 0
+	}
+	return min(max(waited, d.o.BreakerOpenFor), d.o.BreakerMaxWait)
 }
 
 // result is what one POST came to.
