@@ -80,7 +80,10 @@
 // # Outbound
 //
 // InitiatePayment sends an STK push; QueryStatus runs a Transaction Status
-// query for a receipt (answer by callback) or an STK query for a
+// query for a receipt (answer by callback: the host stores the query under
+// the OriginatorConversationID and ConversationID it returns, matches the
+// result's Outcome to it and sends it again after a timeout) or an STK
+// query for a
 // CheckoutRequestID (no receipt in its answer: a completed push stays
 // pending until its callback); RegisterURLs registers the C2B URLs. The
 // OAuth token is fetched once, cached until 5 minutes before it expires

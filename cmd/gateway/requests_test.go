@@ -18,14 +18,20 @@ import (
 	"github.com/payg-gateway/gateway/test/sim"
 )
 
-// TestServePaymentRequest runs `gateway serve` as configured by a file,
-// against the fake Daraja: a payment request made through the API is
-// pushed by the durable initiation job, Daraja calls back, and the payment
-// buys a token. It checks serve's wiring of the payment request jobs.
-func TestServePaymentRequest(t *testing.T) {
-	d := sim.NewDaraja(sim.DarajaOptions{ConsumerKey: "ck", ConsumerSecret: "cs", Passkey: "pk", CallbackDelay: 100 * time.Millisecond})
-	fake := httptest.NewServer(d.Handler())
-	t.Cleanup(func() { d.Close(); fake.Close() })
+// servedGateway is a gateway started by `gateway serve` for a test, and
+// a caller of its API with a write key.
+type servedGateway struct {
+	base string
+	call func(method, path, idem string, body any) map[string]any
+	// deadline bounds the test's waits.
+	deadline time.Time
+}
+
+// serveGateway runs `gateway serve` with one M-Pesa instance, ke-paybill,
+// whose Daraja is at darajaURL; settings are more of its settings (YAML
+// lines indented for the settings map).
+func serveGateway(t *testing.T, darajaURL, settings string) *servedGateway {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +54,7 @@ instances:
       callback_base_url: http://%s/callbacks/ke-paybill
       consumer_key: ck
       consumer_secret: cs
-      stk_passkey: pk
-`, filepath.Join(dir, "data", "gw.db"), addr, fake.URL, addr)
+%s`, filepath.Join(dir, "data", "gw.db"), addr, darajaURL, addr, settings)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +116,19 @@ instances:
 		}
 		return out
 	}
+	return &servedGateway{base: base, call: call, deadline: deadline}
+}
+
+// TestServePaymentRequest runs `gateway serve` as configured by a file,
+// against the fake Daraja: a payment request made through the API is
+// pushed by the durable initiation job, Daraja calls back, and the payment
+// buys a token. It checks serve's wiring of the payment request jobs.
+func TestServePaymentRequest(t *testing.T) {
+	d := sim.NewDaraja(sim.DarajaOptions{ConsumerKey: "ck", ConsumerSecret: "cs", Passkey: "pk", CallbackDelay: 100 * time.Millisecond})
+	fake := httptest.NewServer(d.Handler())
+	t.Cleanup(func() { d.Close(); fake.Close() })
+	g := serveGateway(t, fake.URL, "      stk_passkey: pk\n")
+	call, deadline := g.call, g.deadline
 	call("POST", "/v1/customers", "c", map[string]any{"external_id": "C-1", "name": "Amina", "phone": "+254700000123"})
 	call("POST", "/v1/devices", "d", map[string]any{"external_id": "D-1", "serial": "SHS-1", "token_scheme": "openpaygo",
 		"secret_key": "bc41ec9530f6dac86b1a29ab82edc5fb", "starting_code": 516959010})
@@ -132,5 +150,62 @@ instances:
 	toks := call("GET", "/v1/contracts/external_id:L-1/tokens", "", nil)["data"].([]any)
 	if pr["status"] != "succeeded" || len(toks) != 1 || len(d.Pushes()) != 1 {
 		t.Errorf("request %v; %d tokens; %d pushes", pr, len(toks), len(d.Pushes()))
+	}
+}
+
+// TestServeStatusQuery: an operator asks through the API what became of a
+// receipt; serve's job runner sends the Transaction Status query to the
+// fake Daraja at once, and Daraja's result callback settles the query and
+// applies the receipt. It checks serve's wiring of the asynchronous
+// request jobs.
+func TestServeStatusQuery(t *testing.T) {
+	d := sim.NewDaraja(sim.DarajaOptions{ConsumerKey: "ck", ConsumerSecret: "cs",
+		StatusIDs: func(sim.StatusQuery) (string, string) {
+			return "1234-5678901-1", "AG_20250314_0000aaaabbbbccccdddd" // transaction_status_result_completed.json's
+		}})
+	fake := httptest.NewServer(d.Handler())
+	t.Cleanup(func() { d.Close(); fake.Close() })
+	g := serveGateway(t, fake.URL, "      initiator: apiop\n      security_credential: c2VjcmV0Y3JlZGVudGlhbA==\n")
+	q := g.call("POST", "/v1/status-queries", "q", map[string]any{"instance": "ke-paybill", "receipt": "TEST0A1B2C"})
+	for len(d.StatusQueries()) == 0 {
+		if time.Now().After(g.deadline) {
+			t.Fatal("Daraja received no status query")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sent := d.StatusQueries()[0]
+	if sent.TransactionID != "TEST0A1B2C" || !strings.HasPrefix(sent.ResultURL, g.base+"/callbacks/ke-paybill/status-result/") {
+		t.Fatalf("Daraja received %+v", sent)
+	}
+	body, err := os.ReadFile(filepath.Join("../../../shared/testdata/providers/mpesa", "transaction_status_result_completed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		// The query may be sent before its ids are stored: until then
+		// the result is acknowledged unmatched, as Daraja would see it.
+		resp, err := http.Post(sent.ResultURL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("result callback answered %d", resp.StatusCode)
+		}
+		q = g.call("GET", "/v1/status-queries/"+q["id"].(string), "", nil)
+		if q["state"] != "pending" && q["state"] != "created" {
+			break
+		}
+		if time.Now().After(g.deadline) {
+			t.Fatalf("status query %v", q)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if q["state"] != "succeeded" || q["attempts"] != float64(1) {
+		t.Errorf("status query %v, want succeeded after one send", q)
+	}
+	pays := g.call("GET", "/v1/payments", "", nil)["data"].([]any)
+	if len(pays) != 1 || pays[0].(map[string]any)["provider_tx_id"] != "TEST0A1B2C" {
+		t.Errorf("payments %v, want the receipt the query found", pays)
 	}
 }

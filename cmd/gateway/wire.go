@@ -125,7 +125,8 @@ func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, int
 
 // newJobs returns the runner of durable jobs: webhook deliveries, the
 // token vendors' requests (settled through svc), and the initiation and
-// status checks of payment requests (through host).
+// status checks of payment requests and the sends of asynchronous
+// provider requests (through host).
 func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, host *callbacks.Host, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*jobs.Runner, error) {
 	vendors, err := newTokenVendors(cfg, clock)
 	if err != nil {
@@ -143,6 +144,7 @@ func newJobs(cfg config.Config, store gatewayStore, svc *payg.Service, host *cal
 	registerTokenVendors(r, vendors, svc, log)
 	r.Register(payg.RequestQueue, host.RequestHandler(), nil)
 	r.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
+	r.Register(payg.AsyncQueue, host.AsyncHandler(), callbacks.AsyncRetryPolicy)
 	return r, nil
 }
 

@@ -55,6 +55,9 @@ type Host struct {
 	wake func()
 	// requests counts what the initiation and the janitor did.
 	requests *prometheus.CounterVec
+	// async drives the sends again of timed-out asynchronous requests
+	// (async.go).
+	async AsyncPolicy
 }
 
 // SetBreakers makes Statuses report each instance's breaker state as f
@@ -77,13 +80,16 @@ const (
 	outcomeRejected    = "validation_rejected"
 	outcomeAuthFailed  = "auth_failed"
 	outcomeNotFound    = "not_found"
-	outcomeError       = "error"
+	// unknown_request: the result of an asynchronous request (a status
+	// query) the gateway has no record of; acknowledged, nothing updated.
+	outcomeUnknownRequest = "unknown_request"
+	outcomeError          = "error"
 )
 
 // New returns a Host. reg receives gateway_callbacks_total.
 func New(svc *payg.Service, instances []Instance, clock core.Clock, log *slog.Logger, reg prometheus.Registerer) (*Host, error) {
 	h := &Host{svc: svc, instances: make(map[string]Instance, len(instances)), clock: clock, log: log,
-		confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy}
+		confirmTimeout: 10 * time.Second, policy: DefaultRequestPolicy, async: DefaultAsyncPolicy}
 	h.health.last = make(map[string]*InstanceStatus, len(instances))
 	for _, in := range instances {
 		h.instances[in.Config.Name] = in
@@ -202,6 +208,7 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 		}
 	}
 	outcome := outcomeRecorded
+	moved := false // a notice changed a payment
 	for _, n := range notices {
 		n.Instance = instance
 		out, err := h.svc.ApplyNotice(ctx, in.Config.Tenant, n)
@@ -219,6 +226,8 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 			// deduplicated. Nothing is lost.
 			return h.fail(log, instance, req.Kind, "apply", err)
 		}
+		moved = moved || (!out.Duplicate && (out.Suspense != nil || out.Payment.Status == payg.PaymentApplied ||
+			out.Payment.Status == payg.PaymentReversed))
 		switch {
 		case out.Duplicate:
 			outcome = outcomeDuplicate
@@ -244,8 +253,16 @@ func (h *Host) Handle(ctx context.Context, instance string, segments []string, r
 		}
 	}
 	if res.Outcome != nil {
-		log.Info("provider reported a request outcome", "operation", res.Outcome.Operation, "result", res.Outcome.Result,
-			"code", res.Outcome.Code, "request_ref", res.Outcome.RequestRef)
+		// Recorded only after the notices it carries are applied, and
+		// acknowledged only once recorded: a failure makes the provider
+		// send both again, and both are idempotent.
+		known, err := h.applyOutcome(ctx, log, in, res)
+		if err != nil {
+			return h.fail(log, instance, req.Kind, "outcome", err)
+		}
+		if !known && !moved {
+			outcome = outcomeUnknownRequest
+		}
 	}
 	h.count(instance, req.Kind, outcome)
 	h.health.record(instance, h.clock.Now(), nil)
@@ -328,6 +345,11 @@ func (h *Host) confirm(ctx context.Context, log *slog.Logger, in Instance, res *
 	qctx, cancel := context.WithTimeout(ctx, h.confirmTimeout)
 	defer cancel()
 	st, err := q.QueryStatus(qctx, res.Ref)
+	if err == nil && st.Async != nil {
+		if err := h.recordAsync(ctx, log, in, res.Ref, st.Async, asyncOrigin{}); err != nil {
+			log.Error("asynchronous status query not recorded; its result will be acknowledged unmatched", "error", err)
+		}
+	}
 	if err != nil || st.Async != nil {
 		log.Warn("callback not confirmed by a status query; recorded as pending", "error", err, "request_id", res.Ref.RequestID)
 		return asPending(res.Notices)

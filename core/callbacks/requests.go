@@ -293,6 +293,11 @@ func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.
 		_, err = h.svc.UpdatePaymentRequest(ctx, r.TenantID, r.ID, next)
 		return err
 	case st.Async != nil || st.Notice.Status == core.NoticePending:
+		if st.Async != nil {
+			if err := h.recordAsync(ctx, log, in, ref, st.Async, asyncOrigin{paymentRequestID: r.ID}); err != nil {
+				return err
+			}
+		}
 		if st.Async == nil && next.Status == "" {
 			next.Reason = st.Notice.Reason
 			if r.Status != payg.RequestInitiated {
@@ -482,7 +487,8 @@ func (h *Host) handleQuarantine(ctx context.Context, j core.Job) error {
 	log := h.log.With("quarantine_id", q.ID, "instance", q.Instance)
 	cctx, cancel := context.WithTimeout(ctx, h.policy.CallTimeout)
 	defer cancel()
-	st, err := qr.QueryStatus(cctx, adapters.PaymentRef{RequestID: q.RequestID, ProviderRef: q.ProviderRef, ProviderTxID: q.ProviderTxID})
+	ref := adapters.PaymentRef{RequestID: q.RequestID, ProviderRef: q.ProviderRef, ProviderTxID: q.ProviderTxID}
+	st, err := qr.QueryStatus(cctx, ref)
 	var pe *adapters.ProviderError
 	switch {
 	case errors.Is(err, adapters.ErrNotConfigured), errors.Is(err, adapters.ErrPaymentNotFound),
@@ -493,7 +499,7 @@ func (h *Host) handleQuarantine(ctx context.Context, j core.Job) error {
 		return err
 	case st.Async != nil:
 		log.Info("quarantined callback: status asked; the answer comes by callback", "request_ref", st.Async.RequestRef)
-		return nil
+		return h.recordAsync(ctx, log, in, ref, st.Async, asyncOrigin{quarantineID: q.ID})
 	case st.Notice.Status == core.NoticePending:
 		return errStillPending
 	}

@@ -25,7 +25,9 @@ func (s *Server) routesV1() {
 	v1.DELETE("/api-keys/:id", s.revokeAPIKey)
 	api := &paygAPI{svc: s.opts.PAYG, store: s.opts.PAYGStore, tenants: s.opts.Store, clock: s.opts.Clock}
 	api.register(v1)
-	(&requestAPI{paygAPI: api, host: s.opts.Callbacks, wake: s.opts.WakeJobs}).register(v1)
+	requests := &requestAPI{paygAPI: api, host: s.opts.Callbacks, wake: s.opts.WakeJobs}
+	requests.register(v1)
+	(&statusQueryAPI{requestAPI: requests}).register(v1)
 	v1.GET("/adapters", s.listAdapters)
 	s.newWebhookAPI().register(v1)
 	s.newMessageAPI().register(v1)

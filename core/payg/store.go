@@ -83,6 +83,17 @@ type Reader interface {
 	OpenQuarantineByRequestID(ctx context.Context, instance, requestID string) ([]Quarantined, error)
 	// ListPaymentRequests lists payment requests by creation time then id.
 	ListPaymentRequests(ctx context.Context, tenant string, q PaymentRequestQuery, page core.PageRequest) (core.Page[PaymentRequest], error)
+
+	// AsyncRequest returns one asynchronous request of tenant.
+	AsyncRequest(ctx context.Context, tenant, id string) (AsyncRequest, error)
+	// AsyncRequestByRef finds the asynchronous request of instance whose
+	// RequestRef is requestRef or whose ProviderRef is providerRef (empty
+	// ones match nothing), in any tenant (instance names are global); the
+	// latest created when several match, ENOTFOUND when none does.
+	AsyncRequestByRef(ctx context.Context, instance, requestRef, providerRef string) (AsyncRequest, error)
+	// ListAsyncRequests lists asynchronous requests by creation time then
+	// id.
+	ListAsyncRequests(ctx context.Context, tenant string, q AsyncRequestQuery, page core.PageRequest) (core.Page[AsyncRequest], error)
 }
 
 // PaymentRequestQuery filters a payment request list.
@@ -168,6 +179,14 @@ type Tx interface {
 	// ProviderRef, Status, Reason, PaymentID, Initiations, Checks,
 	// UpdatedAt, InitiatedAt, FinishedAt).
 	UpdatePaymentRequest(ctx context.Context, r PaymentRequest) error
+	InsertAsyncRequest(ctx context.Context, r AsyncRequest) error
+	// LockAsyncRequest reads an asynchronous request and locks it until
+	// the transaction ends.
+	LockAsyncRequest(ctx context.Context, tenant, id string) (AsyncRequest, error)
+	// UpdateAsyncRequest stores r's mutable fields (RequestRef,
+	// ProviderRef, State, Attempts, ResultCode, ResultDescription,
+	// UpdatedAt, SentAt, NextAttemptAt, FinishedAt).
+	UpdateAsyncRequest(ctx context.Context, r AsyncRequest) error
 	// EnqueueJob stores a durable job in this transaction, so it exists
 	// if and only if the transaction commits (see core.JobService for the
 	// defaults of zero fields). A job whose Key is taken is a no-op, not

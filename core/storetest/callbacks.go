@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -30,14 +31,22 @@ const (
 
 func newMpesaHost(t *testing.T, w *world) *callbacks.Host {
 	t.Helper()
+	return newMpesaHostWith(t, w, nil, prometheus.NewRegistry())
+}
+
+// newMpesaHostWith is newMpesaHost with more instance settings (the
+// Daraja API's) and the registry of its metrics.
+func newMpesaHostWith(t *testing.T, w *world, settings map[string]any, reg prometheus.Registerer) *callbacks.Host {
+	t.Helper()
 	inst := adapters.InstanceConfig{Name: "ke-paybill", Adapter: "payments.mpesa", Tenant: w.tenant, Currency: "KES",
 		Settings: map[string]any{"short_code": "600123", "callback_secret": mpesaSecret, "allowed_cidrs": []any{"127.0.0.0/8"}}}
+	maps.Copy(inst.Settings, settings)
 	a, err := adapters.Provision(context.Background(), inst, adapters.Deps{Clock: w.clock}.WithDefaults())
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
 	inst, _ = inst.Check()
-	h, err := callbacks.New(w.svc, []callbacks.Instance{{Config: inst, Adapter: a}}, w.clock, discardLogger(), prometheus.NewRegistry())
+	h, err := callbacks.New(w.svc, []callbacks.Instance{{Config: inst, Adapter: a}}, w.clock, discardLogger(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -511,37 +511,3 @@ func testMoMoCallbacks(t *testing.T, h Harness) {
 		t.Errorf("wrong path token: %d", resp.Status)
 	}
 }
-
-// testMpesaResults replays the M-Pesa Transaction Status and Reversal
-// result fixtures after the C2B confirmation of the receipt they are about.
-func testMpesaResults(t *testing.T, h Harness) {
-	w := newWorld(t, h)
-	host := newMpesaHost(t, w)
-	ack := fixture(t, "mpesa/response_callback_ack.json")
-	steps := []struct {
-		file, kind string
-		net        int64 // the contract's net receipts after the step
-		status     payg.PaymentStatus
-	}{
-		{"c2b_confirmation_v2_masked_msisdn.json", "c2b-confirmation", 150000, payg.PaymentApplied},
-		// The receipt is in the ledger already: reconciling it is a no-op.
-		{"transaction_status_result_completed.json", "status-result", 150000, payg.PaymentApplied},
-		{"transaction_status_result_failed.json", "status-result", 150000, payg.PaymentApplied},
-		{"transaction_status_timeout.json", "status-timeout", 150000, payg.PaymentApplied},
-		// The reversal takes the 1500 back; its repeat changes nothing.
-		{"reversal_result_success.json", "reversal-result", 0, payg.PaymentReversed},
-		{"reversal_result_already_reversed.json", "reversal-result", 0, payg.PaymentReversed},
-	}
-	for _, st := range steps {
-		t.Run(st.file, func(t *testing.T) {
-			resp := w.post(host, st.kind, fixture(t, "mpesa/"+st.file), "127.0.0.1")
-			if resp.Status != http.StatusOK || !sameJSON(t, resp.Body, ack) {
-				t.Fatalf("answer %d %s, want 200 %s", resp.Status, resp.Body, ack)
-			}
-			if p := w.paymentByKey(t, "ke-paybill", "TEST0A1B2C"); p.Status != st.status {
-				t.Errorf("payment TEST0A1B2C is %s, want %s", p.Status, st.status)
-			}
-			w.checkLedger(t, w.contract.ID, st.net)
-		})
-	}
-}

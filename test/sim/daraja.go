@@ -33,6 +33,10 @@ type DarajaOptions struct {
 	// its ResultDesc. Nil: every push succeeds. A negative code sends no
 	// callback and leaves the push pending forever (the janitor's case).
 	STKResult func(STKPush) (code int, desc string)
+	// StatusIDs gives the ids a Transaction Status query is accepted with
+	// (OriginatorConversationID, ConversationID), e.g. a result fixture's.
+	// Nil: fresh ids. The result is never sent: a test posts it.
+	StatusIDs func(StatusQuery) (originatorConversationID, conversationID string)
 	// Client makes the callbacks (default: a client with a 10 s timeout).
 	Client *http.Client
 	Logger *slog.Logger
@@ -61,6 +65,23 @@ type STKPush struct {
 	Receipt    string `json:"-"`
 }
 
+// StatusQuery is a Transaction Status query as the fake received it.
+type StatusQuery struct {
+	Initiator          string `json:"Initiator"`
+	SecurityCredential string `json:"SecurityCredential"`
+	CommandID          string `json:"CommandID"`
+	TransactionID      string `json:"TransactionID"`
+	PartyA             string `json:"PartyA"`
+	IdentifierType     string `json:"IdentifierType"`
+	ResultURL          string `json:"ResultURL"`
+	QueueTimeOutURL    string `json:"QueueTimeOutURL"`
+	Remarks            string `json:"Remarks"`
+
+	// Set by the fake: the ids it answered with.
+	OriginatorConversationID string `json:"-"`
+	ConversationID           string `json:"-"`
+}
+
 // URLRegistration is a C2B register URL call the fake received.
 type URLRegistration struct {
 	Version         string `json:"-"`
@@ -72,7 +93,8 @@ type URLRegistration struct {
 
 // Daraja is a fake Daraja API speaking the real wire formats
 // (providers.md §1): OAuth, STK push with its callback to the gateway, STK
-// query, and C2B URL registration. Serve Handler() with httptest or
+// query, C2B URL registration, and Transaction Status queries (accepted
+// and recorded; their results are not sent). Serve Handler() with httptest or
 // net/http; Close waits for callbacks in flight.
 type Daraja struct {
 	o      DarajaOptions
@@ -82,6 +104,7 @@ type Daraja struct {
 	pushes map[string]*STKPush
 	order  []string
 	regs   []URLRegistration
+	status []StatusQuery
 	seq    int
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -114,6 +137,7 @@ func (d *Daraja) Handler() http.Handler {
 	mux.HandleFunc("POST /mpesa/stkpush/v1/processrequest", d.authed(d.stkPush))
 	mux.HandleFunc("POST /mpesa/stkpushquery/v1/query", d.authed(d.stkQuery))
 	mux.HandleFunc("POST /mpesa/c2b/{version}/registerurl", d.authed(d.registerURL))
+	mux.HandleFunc("POST /mpesa/transactionstatus/v1/query", d.authed(d.transactionStatus))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		darajaError(w, http.StatusNotFound, "404.001.01", "Resource not found")
 	})
@@ -129,6 +153,14 @@ func (d *Daraja) Pushes() []STKPush {
 		out = append(out, *d.pushes[id])
 	}
 	return out
+}
+
+// StatusQueries returns the Transaction Status queries received so far,
+// oldest first.
+func (d *Daraja) StatusQueries() []StatusQuery {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]StatusQuery(nil), d.status...)
 }
 
 // Registrations returns the C2B URL registrations received so far.
@@ -349,4 +381,42 @@ func (d *Daraja) registerURL(w http.ResponseWriter, r *http.Request) {
 	d.mu.Unlock()
 	// Daraja's spelling: OriginatorCoversationID.
 	writeJSON(w, http.StatusOK, map[string]string{"OriginatorCoversationID": randomHex(4) + "-" + randomHex(4), "ResponseCode": "0", "ResponseDescription": "Success"})
+}
+
+// transactionStatus accepts a Transaction Status query (§1.6) the way
+// Daraja does: at once, with the ids its result will carry.
+func (d *Daraja) transactionStatus(w http.ResponseWriter, r *http.Request) {
+	var q StatusQuery
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&q); err != nil {
+		darajaError(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid Body")
+		return
+	}
+	switch {
+	case q.CommandID != "TransactionStatusQuery":
+		darajaError(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid CommandID")
+		return
+	case q.Initiator == "" || q.SecurityCredential == "":
+		darajaError(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid Initiator")
+		return
+	case q.TransactionID == "" || !strings.HasPrefix(q.ResultURL, "http") || !strings.HasPrefix(q.QueueTimeOutURL, "http"):
+		darajaError(w, http.StatusBadRequest, "400.002.02", "Bad Request - Invalid TransactionID or URLs")
+		return
+	}
+	d.mu.Lock()
+	d.seq++
+	seq := d.seq
+	d.mu.Unlock()
+	if d.o.StatusIDs != nil {
+		q.OriginatorConversationID, q.ConversationID = d.o.StatusIDs(q)
+	} else {
+		q.OriginatorConversationID = fmt.Sprintf("%04d-%07d-1", seq%10000, seq)
+		q.ConversationID = "AG_" + time.Now().In(eat).Format("20060102") + "_" + randomHex(10)
+	}
+	d.mu.Lock()
+	d.status = append(d.status, q)
+	d.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{
+		"OriginatorConversationID": q.OriginatorConversationID, "ConversationID": q.ConversationID,
+		"ResponseCode": "0", "ResponseDescription": "Accept the service request successfully.",
+	})
 }

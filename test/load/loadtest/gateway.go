@@ -139,6 +139,7 @@ func StartGateway(ctx context.Context, st Store, o GatewayOptions) (*Gateway, er
 	runner.Register(webhook.Queue, deliverer, webhook.DefaultSchedule)
 	runner.Register(payg.RequestQueue, host.RequestHandler(), nil)
 	runner.Register(payg.QuarantineQueue, host.QuarantineHandler(), callbacks.QuarantineRetryPolicy)
+	runner.Register(payg.AsyncQueue, host.AsyncHandler(), callbacks.AsyncRetryPolicy)
 	host.SetJobWaker(runner.Wake)
 
 	srv, err := httpapi.New(httpapi.Options{
