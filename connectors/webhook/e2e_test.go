@@ -595,3 +595,47 @@ func minValue(m map[string]int) int {
 	}
 	return low
 }
+
+// While the breaker is open, the probe it lets through goes to the
+// longest-due delivery it turned away, not to whichever asks first.
+func TestProbeGoesToTheLongestDue(t *testing.T) {
+	b := backends()[0] // the choice is the deliverer's, not the store's
+	w := newWorld(t, b, options{})
+	w.crm.Set(fakecrm.Fail)
+	d, err := webhook.NewDeliverer(webhook.DelivererOptions{
+		Store: w.store, Clock: w.clock, Egress: webhook.Egress{AllowLoopback: true},
+		BreakerFailures: 1, BreakerOpenFor: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	job := func(id string, due time.Time) core.Job {
+		p, _ := json.Marshal(map[string]string{"endpoint_id": w.endpoint.ID, "event_id": "evt_" + id, "event_type": "payment.applied", "body": `{"id":"evt_` + id + `"}`})
+		return core.Job{ID: id, TenantID: tenantID, Queue: webhook.Queue, Payload: p, Attempts: 1, MaxAttempts: 12, DueAt: due}
+	}
+	old, newer := job("job_old", epoch), job("job_newer", epoch.Add(time.Hour))
+	w.clock.Advance(2 * time.Hour)
+	// One failure opens the breaker; the old delivery is turned away.
+	if err := d.Handle(ctx, job("job_first", epoch)); err == nil {
+		t.Fatal("the failing CRM accepted a delivery")
+	}
+	if err := d.Handle(ctx, old); err != nil {
+		if _, ok := jobs.WasNotAttempted(err); !ok {
+			t.Fatalf("the open breaker let the old delivery through: %v", err)
+		}
+	} else {
+		t.Fatal("the open breaker let the old delivery through")
+	}
+	time.Sleep(60 * time.Millisecond) // the breaker may let a probe through now
+	before := len(w.crm.Received())
+	if _, ok := jobs.WasNotAttempted(d.Handle(ctx, newer)); !ok {
+		t.Fatal("the probe went to the newer delivery while the older one waits")
+	}
+	if _, ok := jobs.WasNotAttempted(d.Handle(ctx, old)); ok {
+		t.Fatal("the probe was not kept for the old delivery")
+	}
+	if got := len(w.crm.Received()) - before; got != 1 {
+		t.Fatalf("%d requests reached the CRM, want the one probe", got)
+	}
+}
