@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/payg-gateway/gateway/core"
@@ -569,24 +570,30 @@ func (t *txn) flush(ctx context.Context) error {
 	}
 	events, jobs := t.events, t.jobs
 	t.events, t.jobs = nil, nil
-	if len(events) > 0 {
-		if err := t.insertEvents(ctx, events); err != nil {
+	for part := range slices.Chunk(events, maxRowsPerInsert) {
+		if err := t.insertEvents(ctx, part); err != nil {
 			t.held = fmt.Errorf("insert events: %w", err)
 			return t.held
 		}
 	}
-	if len(jobs) > 0 {
+	for part := range slices.Chunk(jobs, maxRowsPerInsert) {
 		var args []any
-		for _, a := range jobs {
+		for _, a := range part {
 			args = append(args, a...)
 		}
-		if err := t.later(ctx, nil, insertJobs(len(jobs)), args...); err != nil {
+		if err := t.later(ctx, nil, insertJobs(len(part)), args...); err != nil {
 			t.held = fmt.Errorf("enqueue jobs: %w", err)
 			return t.held
 		}
 	}
 	return nil
 }
+
+// maxRowsPerInsert bounds the rows of one multi-row INSERT, so that a
+// transaction holding many events or jobs (a campaign) stays under the
+// stores' limits on parameters per statement (SQLite 32,766, PostgreSQL
+// 65,535; a job row has 17).
+const maxRowsPerInsert = 500
 
 // insertEvents inserts events in one statement.
 func (t *txn) insertEvents(ctx context.Context, events []payg.Event) error {
