@@ -58,6 +58,13 @@ type Job struct {
 	// contract, the event's per-contract sequence). Empty: no order.
 	OrderKey string
 	OrderSeq int64
+	// DueAt is when the job became due: RunAt as enqueued, or as set by a
+	// retry that spent an attempt. A retry without an attempt
+	// (NotAttempted: an open circuit breaker, a rate limit) moves RunAt
+	// but not DueAt, so the job keeps its place: Claim takes due jobs in
+	// DueAt order, and a job turned away is not overtaken by jobs that
+	// became due after it. Zero for jobs done or dead before it existed.
+	DueAt time.Time
 	// AttemptedAt is when the job's work was first attempted: set when a
 	// claim ends done, dead or retried with its attempt spent, not when it
 	// was retried without attempting (NotAttempted). Zero until then.
@@ -83,7 +90,8 @@ func (j Job) ReplayKey(suffix string) string {
 // ECONFLICT and changes nothing.
 type JobQueue interface {
 	// Claim marks up to limit due jobs of queue running for lease and
-	// returns them in creation order (the longest-due are picked first). Due jobs are pending jobs whose
+	// returns them longest-due first (DueAt, then ID), the order they are
+	// picked in. Due jobs are pending jobs whose
 	// RunAt has come and running jobs whose lease expired (their worker
 	// died), less jobs waiting for the first attempt of an earlier job of
 	// their OrderKey. Each claim spends an attempt. Concurrent claimers, in
@@ -93,9 +101,9 @@ type JobQueue interface {
 	// spendAttempt set AttemptedAt if it is not set yet.
 	Complete(ctx context.Context, j Job) error
 	// Retry makes a claimed job pending again at runAt with errText as its
-	// last error. When spendAttempt is false the claim's attempt is given
-	// back: the work was not attempted (an open circuit breaker, a rate
-	// limit).
+	// last error; runAt is its new DueAt. When spendAttempt is false the
+	// claim's attempt is given back and DueAt is kept: the work was not
+	// attempted (an open circuit breaker, a rate limit).
 	Retry(ctx context.Context, j Job, runAt time.Time, errText string, spendAttempt bool) error
 	// Kill marks a claimed job dead with errText as its last error.
 	Kill(ctx context.Context, j Job, errText string) error

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/payg-gateway/gateway/cmd/gateway/app"
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/secretbox"
@@ -52,7 +53,7 @@ func keysCmd(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log, e.stderr)
+	log, err := app.NewLogger(cfg.Log, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func keysCmd(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newPAYG(cfg, store, box, core.SystemClock{}, log)
+	svc, err := app.NewPAYG(app.Options{Config: cfg, Store: store, Box: box, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payg-gateway/gateway/cmd/gateway/app"
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
@@ -42,7 +43,7 @@ func TestKeysRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := newPAYG(cfg, store, oldBox, core.SystemClock{}, log)
+	svc, err := app.NewPAYG(app.Options{Config: cfg, Store: store, Box: oldBox, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

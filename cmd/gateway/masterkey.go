@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/payg-gateway/gateway/cmd/gateway/app"
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/core/secretbox"
 )
@@ -67,4 +69,34 @@ func openSecretBox(cfg config.Config, log *slog.Logger) (*secretbox.Box, error) 
 		return nil, fmt.Errorf("master key file %s: %w", file, err)
 	}
 	return secretbox.New(key)
+}
+
+// openSecrets opens the master key (see openSecretBox) and makes store seal
+// webhook signing secrets with it.
+func openSecrets(cfg config.Config, store app.Store, log *slog.Logger) (*secretbox.Box, error) {
+	box, err := openSecretBox(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	store.UseSecretBox(box)
+	return box, nil
+}
+
+// sealWebhookSecrets seals the webhook signing secrets still in plain text
+// (stored before sealing existed, or while the gateway had no master key)
+// under box. Every start runs it; replicas starting together take turns on
+// the rows' locks, and the later ones find nothing left to seal.
+func sealWebhookSecrets(ctx context.Context, store app.Store, box *secretbox.Box, log *slog.Logger) error {
+	if box == nil {
+		log.Warn("no master key: webhook signing secrets are stored in plain text")
+		return nil
+	}
+	n, err := store.ResealWebhookSecrets(ctx, box)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Info("sealed plain-text webhook signing secrets under the master key", "secrets", n, "master_key", box.KeyID())
+	}
+	return nil
 }

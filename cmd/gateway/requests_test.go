@@ -2,11 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,31 +14,13 @@ import (
 	"github.com/payg-gateway/gateway/test/sim"
 )
 
-// servedGateway is a gateway started by `gateway serve` for a test, and
-// a caller of its API with a write key.
-type servedGateway struct {
-	base string
-	call func(method, path, idem string, body any) map[string]any
-	// deadline bounds the test's waits.
-	deadline time.Time
-}
-
-// serveGateway runs `gateway serve` with one M-Pesa instance, ke-paybill,
-// whose Daraja is at darajaURL; settings are more of its settings (YAML
-// lines indented for the settings map).
-func serveGateway(t *testing.T, darajaURL, settings string) *servedGateway {
+// serveMpesa runs `gateway serve` (serveWith) with one M-Pesa instance,
+// ke-paybill, whose Daraja is at darajaURL; settings are more of its
+// settings (YAML lines indented for the settings map).
+func serveMpesa(t *testing.T, darajaURL, settings string) *served {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "gw.yaml")
-	yaml := fmt.Sprintf(`store: sqlite:%s
-listen: %s
-instances:
+	return serveWith(t, func(addr string) string {
+		return fmt.Sprintf(`instances:
   - name: ke-paybill
     adapter: payments.mpesa
     currency: KES
@@ -54,69 +32,8 @@ instances:
       callback_base_url: http://%s/callbacks/ke-paybill
       consumer_key: ck
       consumer_secret: cs
-%s`, filepath.Join(dir, "data", "gw.db"), addr, darajaURL, addr, settings)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	noEnv := func(string) (string, bool) { return "", false }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg}, env{stdout: io.Discard, stderr: io.Discard, lookup: noEnv})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d", code)
-		}
+%s`, darajaURL, addr, settings)
 	})
-	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var keyOut bytes.Buffer
-	if code := run(ctx, []string{"apikey", "create", "--config", cfg, "--name", "crm", "--scope", "write"},
-		env{stdout: &keyOut, stderr: io.Discard, lookup: noEnv}); code != 0 {
-		t.Fatalf("apikey create exited %d", code)
-	}
-	key := strings.TrimSpace(keyOut.String())
-	call := func(method, path, idem string, body any) map[string]any {
-		t.Helper()
-		var r io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, base+path, r)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		if idem != "" {
-			req.Header.Set("Idempotency-Key", idem)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 || json.Unmarshal(b, &out) != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-		return out
-	}
-	return &servedGateway{base: base, call: call, deadline: deadline}
 }
 
 // TestServePaymentRequest runs `gateway serve` as configured by a file,
@@ -127,8 +44,8 @@ func TestServePaymentRequest(t *testing.T) {
 	d := sim.NewDaraja(sim.DarajaOptions{ConsumerKey: "ck", ConsumerSecret: "cs", Passkey: "pk", CallbackDelay: 100 * time.Millisecond})
 	fake := httptest.NewServer(d.Handler())
 	t.Cleanup(func() { d.Close(); fake.Close() })
-	g := serveGateway(t, fake.URL, "      stk_passkey: pk\n")
-	call, deadline := g.call, g.deadline
+	g := serveMpesa(t, fake.URL, "      stk_passkey: pk\n")
+	call, deadline := g.call, time.Now().Add(20*time.Second)
 	call("POST", "/v1/customers", "c", map[string]any{"external_id": "C-1", "name": "Amina", "phone": "+254700000123"})
 	call("POST", "/v1/devices", "d", map[string]any{"external_id": "D-1", "serial": "SHS-1", "token_scheme": "openpaygo",
 		"secret_key": "bc41ec9530f6dac86b1a29ab82edc5fb", "starting_code": 516959010})
@@ -165,10 +82,11 @@ func TestServeStatusQuery(t *testing.T) {
 		}})
 	fake := httptest.NewServer(d.Handler())
 	t.Cleanup(func() { d.Close(); fake.Close() })
-	g := serveGateway(t, fake.URL, "      initiator: apiop\n      security_credential: c2VjcmV0Y3JlZGVudGlhbA==\n")
+	g := serveMpesa(t, fake.URL, "      initiator: apiop\n      security_credential: c2VjcmV0Y3JlZGVudGlhbA==\n")
+	deadline := time.Now().Add(20 * time.Second)
 	q := g.call("POST", "/v1/status-queries", "q", map[string]any{"instance": "ke-paybill", "receipt": "TEST0A1B2C"})
 	for len(d.StatusQueries()) == 0 {
-		if time.Now().After(g.deadline) {
+		if time.Now().After(deadline) {
 			t.Fatal("Daraja received no status query")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -196,7 +114,7 @@ func TestServeStatusQuery(t *testing.T) {
 		if q["state"] != "pending" && q["state"] != "created" {
 			break
 		}
-		if time.Now().After(g.deadline) {
+		if time.Now().After(deadline) {
 			t.Fatalf("status query %v", q)
 		}
 		time.Sleep(20 * time.Millisecond)

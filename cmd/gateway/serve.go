@@ -4,18 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"runtime"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
+	"github.com/payg-gateway/gateway/cmd/gateway/app"
 	"github.com/payg-gateway/gateway/config"
 	"github.com/payg-gateway/gateway/core"
-	"github.com/payg-gateway/gateway/core/httpapi"
 	"github.com/payg-gateway/gateway/core/postgres"
 	"github.com/payg-gateway/gateway/core/sqlite"
 )
@@ -60,7 +53,7 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 			return fmt.Errorf("--listen: %w", err)
 		}
 	}
-	log, err := newLogger(cfg.Log, e.stderr)
+	log, err := app.NewLogger(cfg.Log, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -86,63 +79,8 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 		// start seals them; /readyz tells whether the store is usable.
 		log.Error("sealing plain-text webhook signing secrets failed; they stay as they are until the next start", "err", err)
 	}
-	reg := newRegistry()
-	svc, err := newPAYG(cfg, store, box, clock, log)
-	if err != nil {
-		return err
-	}
-	host, err := newCallbacks(ctx, cfg, svc, clock, log, reg, e.lookup)
-	if err != nil {
-		return err
-	}
-	go sweepStatuses(ctx, svc, log, time.Minute)
-	msgs, err := newMessaging(cfg, store, clock, log)
-	if err != nil {
-		return err
-	}
-	go sweepReminders(ctx, msgs, log, cfg.SMS.ReminderInterval)
-	runner, err := newJobs(cfg, store, svc, host, clock, log, reg)
-	if err != nil {
-		return err
-	}
-	host.SetJobWaker(runner.Wake)
-	if err := registerSMS(runner, cfg, store, host, clock, log, reg); err != nil {
-		return err
-	}
-	jobsCtx, stopJobs := context.WithCancel(ctx)
-	jobsDone := make(chan error, 1)
-	go func() { jobsDone <- runner.Run(jobsCtx) }()
-	// The store closes only after the runner has stored its last outcome.
-	defer func() {
-		stopJobs()
-		if err := <-jobsDone; err != nil {
-			log.Error("job runner", "error", err)
-		}
-	}()
-	srv, err := httpapi.New(httpapi.Options{
-		Callbacks:         host,
-		Store:             store,
-		PAYG:              svc,
-		PAYGStore:         store,
-		Logger:            log,
-		Registry:          reg,
-		MaxBodyBytes:      cfg.HTTP.MaxBodyBytes,
-		TrustedProxies:    cfg.HTTP.TrustedProxies,
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		ShutdownTimeout:   cfg.HTTP.ShutdownTimeout,
-		RateLimit:         float64(cfg.API.RateLimitPerSecond),
-		RateBurst:         cfg.API.RateBurst,
-		Webhooks:          store,
-		Jobs:              store,
-		Events:            store,
-		WebhookEgress:     webhookEgress(cfg),
-		WakeJobs:          runner.Wake,
-		Messages:          store,
-		Messaging:         msgs,
-	})
+	gw, err := app.New(ctx, app.Options{Config: cfg, Store: store, Box: box, Clock: clock, Logger: log,
+		Registry: app.NewRegistry(version), LookupEnv: e.lookup})
 	if err != nil {
 		return err
 	}
@@ -152,7 +90,9 @@ func serveCmd(ctx context.Context, args []string, e env) error {
 	}
 	kind, _, _ := cfg.StoreKind()
 	log.Info("gateway starting", "version", version, "store", kind, "config", *configPath)
-	return srv.Serve(ctx, ln)
+	// Serve returns once the job runner has stored its last outcome: the
+	// store closes after.
+	return gw.Serve(ctx, ln)
 }
 
 func migrateCmd(ctx context.Context, args []string, e env) error {
@@ -182,7 +122,7 @@ func migrateCmd(ctx context.Context, args []string, e env) error {
 }
 
 // openStore opens the store the configuration names, without migrating.
-func openStore(ctx context.Context, cfg config.Config, clock core.Clock) (gatewayStore, error) {
+func openStore(ctx context.Context, cfg config.Config, clock core.Clock) (app.Store, error) {
 	kind, arg, err := cfg.StoreKind()
 	if err != nil {
 		return nil, err
@@ -194,33 +134,4 @@ func openStore(ctx context.Context, cfg config.Config, clock core.Clock) (gatewa
 		return postgres.Open(ctx, arg, clock)
 	}
 	return nil, fmt.Errorf("store kind %q not supported", kind)
-}
-
-func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
-	level, err := config.ParseLevel(c.Level)
-	if err != nil {
-		return nil, err
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
-}
-
-// newRegistry is the process's one Prometheus registry: Go runtime and
-// process collectors, and the build info.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "gateway_build_info",
-		Help: "Always 1; the labels name the running build.",
-	}, []string{"version", "go_version"})
-	build.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		build,
-	)
-	return reg
 }

@@ -1,17 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,17 +18,8 @@ import (
 func TestServeSMS(t *testing.T) {
 	fake := fakesms.New(fakesms.Options{APIKey: "at-key", Username: "gwapp"})
 	t.Cleanup(fake.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "gw.yaml")
-	yaml := fmt.Sprintf(`store: sqlite:%s
-listen: %s
-instances:
+	gw := serveWith(t, func(string) string {
+		return fmt.Sprintf(`instances:
   - name: at-ke
     adapter: sms.africastalking
     currency: KES
@@ -48,69 +32,11 @@ sms:
   instance: at-ke
   instances:
     at-ke: {rate_per_second: 5, burst: 5}
-`, filepath.Join(dir, "data", "gw.db"), addr, fake.URL())
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	noEnv := func(string) (string, bool) { return "", false }
-	ctx, cancel := context.WithCancel(context.Background())
-	var serveErr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg}, env{stdout: io.Discard, stderr: &serveErr, lookup: noEnv})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d: %s", code, serveErr.String())
-		}
+`, fake.URL())
 	})
-	base := "http://" + addr
+	call, base := gw.call, gw.base
+	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway not ready: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var keyOut bytes.Buffer
-	if code := run(ctx, []string{"apikey", "create", "--config", cfg, "--name", "crm", "--scope", "write"},
-		env{stdout: &keyOut, stderr: io.Discard, lookup: noEnv}); code != 0 {
-		t.Fatalf("apikey create exited %d", code)
-	}
-	key := strings.TrimSpace(keyOut.String())
-	call := func(method, path, idem string, body any) map[string]any {
-		t.Helper()
-		var r io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, base+path, r)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		if idem != "" {
-			req.Header.Set("Idempotency-Key", idem)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 || json.Unmarshal(b, &out) != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-		return out
-	}
 	call("POST", "/v1/customers", "c", map[string]any{"external_id": "C-1", "name": "Amina Otieno", "phone": "+254700000123", "language": "sw"})
 	call("POST", "/v1/devices", "d", map[string]any{"external_id": "D-1", "serial": "SHS-1", "token_scheme": "openpaygo",
 		"secret_key": "bc41ec9530f6dac86b1a29ab82edc5fb", "starting_code": 516959010})
@@ -159,22 +85,4 @@ sms:
 	if len(ads) != 1 || ads[0].(map[string]any)["breaker_state"] != "closed" {
 		t.Errorf("adapters = %v, want at-ke with a closed breaker", ads)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the serve goroutine's writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

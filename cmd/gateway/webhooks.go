@@ -10,17 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payg-gateway/gateway/config"
-	"github.com/payg-gateway/gateway/connectors/webhook"
 	"github.com/payg-gateway/gateway/connectors/webhook/signature"
 )
-
-// webhookEgress is the egress policy of webhook endpoints the
-// configuration sets: checked when an endpoint is created and when a
-// delivery connects.
-func webhookEgress(cfg config.Config) webhook.Egress {
-	return webhook.Egress{AllowPrivate: cfg.Webhooks.AllowPrivateNetworks, AllowLoopback: cfg.Webhooks.AllowLoopback}
-}
 
 const webhooksUsage = `Usage:
   gateway webhooks verify --secret whsec_… --id ID --timestamp TS --signature "v1,…" [--body FILE|-]

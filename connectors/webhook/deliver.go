@@ -47,10 +47,19 @@ type DelivererOptions struct {
 	// BreakerFailures consecutive failed attempts to an endpoint (no
 	// answer, 429 or 5xx) open its circuit breaker; it stays open
 	// BreakerOpenFor (wall time: gobreaker v1 has no clock), then lets one
-	// attempt through. Deliveries meeting an open breaker are rescheduled
-	// BreakerOpenFor later without spending an attempt.
+	// attempt through, the probe: whichever delivery comes first, and
+	// deliveries come longest-due first (core.Job.DueAt).
+	//
+	// A delivery the breaker turns away does not spend an attempt and
+	// keeps its due time, so it is not overtaken by deliveries due after
+	// it. It waits as long again as it has been due, at least
+	// BreakerOpenFor and at most BreakerMaxWait (default 16 ×
+	// BreakerOpenFor): the turned-away deliveries of a long outage come
+	// back a few times an hour, spread by their due times, instead of all
+	// together at every probe.
 	BreakerFailures int
 	BreakerOpenFor  time.Duration
+	BreakerMaxWait  time.Duration
 	// Registerer receives the delivery metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -72,7 +81,27 @@ type Deliverer struct {
 	metrics  *metrics
 	mu       sync.Mutex
 	breakers map[string]*gobreaker.TwoStepCircuitBreaker
-	limits   limiter
+	// next is, per endpoint whose breaker is not closed, the longest-due
+	// delivery turned away and expected back: the next probe is kept for
+	// it (see mayProbe).
+	next   map[string]candidate
+	limits limiter
+}
+
+// candidate is a turned-away delivery the next probe is kept for, until
+// (wall time) it should have come back.
+type candidate struct {
+	dueAt time.Time
+	id    string
+	until time.Time
+}
+
+// before reports whether a delivery due at dueAt with job id goes before c.
+func (c candidate) before(dueAt time.Time, id string) bool {
+	if !c.dueAt.Equal(dueAt) {
+		return c.dueAt.Before(dueAt)
+	}
+	return c.id < id
 }
 
 var _ jobs.Handler = (*Deliverer)(nil)
@@ -91,6 +120,9 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 	}
 	if o.BreakerOpenFor <= 0 {
 		o.BreakerOpenFor = DefaultBreakerOpenFor
+	}
+	if o.BreakerMaxWait < o.BreakerOpenFor {
+		o.BreakerMaxWait = 16 * o.BreakerOpenFor
 	}
 	if o.Clock == nil {
 		o.Clock = core.SystemClock{}
@@ -111,7 +143,7 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 	}
 	return &Deliverer{
 		o: o, log: log.With("component", "webhook"), metrics: m,
-		breakers: map[string]*gobreaker.TwoStepCircuitBreaker{}, limits: limiter{tat: map[string]time.Time{}},
+		breakers: map[string]*gobreaker.TwoStepCircuitBreaker{}, next: map[string]candidate{}, limits: limiter{tat: map[string]time.Time{}},
 	}, nil
 }
 
@@ -165,11 +197,20 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 		d.metrics.outcome("rate_limited")
 		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s over its rate limit of %d/s", ep.ID, ep.RateLimitPerSecond), at)
 	}
-	done, err := d.breaker(ep.ID).Allow()
+	b := d.breaker(ep.ID)
+	var done func(bool)
+	if b.State() == gobreaker.StateClosed || d.mayProbe(ep.ID, j) {
+		done, err = b.Allow()
+	} else {
+		err = gobreaker.ErrTooManyRequests // the probe is kept for a longer-due delivery
+	}
 	if err != nil { // open, or half-open with its probe in flight
 		d.metrics.outcome("breaker_open")
-		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s circuit breaker %v", ep.ID, err), now.Add(d.o.BreakerOpenFor))
+		wait := d.turnedAwayWait(j, now)
+		d.turnedAway(ep.ID, j, wait)
+		return jobs.NotAttempted(fmt.Errorf("webhook: endpoint %s circuit breaker %v", ep.ID, err), now.Add(wait))
 	}
+	d.probed(ep.ID, j)
 
 	res := d.post(ctx, ep, secrets, p, now)
 	done(!errors.Is(res.err, errUnhealthy))
@@ -212,6 +253,55 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 		return jobs.RetryAt(res.err, res.retryAt)
 	}
 	return res.err
+}
+
+// turnedAwayWait is how long a delivery the breaker turned away waits: as
+// long as it has been due, between BreakerOpenFor and BreakerMaxWait. The
+// first turn-away waits for the next probe; a delivery kept waiting by a
+// long outage backs off, so it is claimed a few times an hour rather than
+// at every probe, and the deliveries waiting come back spread out, not all
+// at once. Its due time is kept (core.Job.DueAt), so when it is back it
+// still goes before deliveries that became due after it.
+func (d *Deliverer) turnedAwayWait(j core.Job, now time.Time) time.Duration {
+	waited := now.Sub(j.DueAt)
+	if j.DueAt.IsZero() {
+		waited = 0
+	}
+	return min(max(waited, d.o.BreakerOpenFor), d.o.BreakerMaxWait)
+}
+
+// mayProbe reports whether j may take the probe of endpoint's breaker
+// (open or half-open): unless a longer-due delivery turned away is
+// expected back, whichever comes first may. Without this the probe would go
+// to whichever handler happened to ask first, not the longest-due.
+func (d *Deliverer) mayProbe(endpoint string, j core.Job) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.next[endpoint]
+	return !ok || time.Now().After(c.until) || c.id == j.ID || !c.before(j.DueAt, j.ID)
+}
+
+// turnedAway notes j, turned away for wait, as the delivery the next probe
+// is kept for if it is the longest-due so far. It is expected back within
+// wait and one BreakerOpenFor (wall time, as the breaker's); a candidate
+// that does not come back by then (delivered by another replica, the
+// endpoint deleted) is passed over.
+func (d *Deliverer) turnedAway(endpoint string, j core.Job, wait time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.next[endpoint]
+	if !ok || time.Now().After(c.until) || c.id == j.ID || !c.before(j.DueAt, j.ID) {
+		d.next[endpoint] = candidate{dueAt: j.DueAt, id: j.ID, until: time.Now().Add(wait + d.o.BreakerOpenFor)}
+	}
+}
+
+// probed forgets j as a candidate once it is attempted.
+func (d *Deliverer) probed(endpoint string, j core.Job) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.next[endpoint]; ok && c.id == j.ID {
+		delete(d.next, endpoint)
+	}
 }
 
 // result is what one POST came to.

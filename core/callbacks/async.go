@@ -25,13 +25,19 @@ type AsyncPolicy struct {
 	// Backoff are the waits before each send again (the first after the
 	// first timeout), the last one repeated.
 	Backoff []time.Duration
+	// ResultWait is how long the result of a send is awaited; after it
+	// the send is treated as timed out (Daraja's own queue timeout comes
+	// much sooner, so this only catches results that never arrive).
+	ResultWait time.Duration
 }
 
 // DefaultAsyncPolicy sends a timed-out request again after 1, 5, 15 and
-// 60 minutes: five sends in about an hour and a half.
+// 60 minutes: five sends in about an hour and a half. A send with no
+// result after an hour counts as timed out.
 var DefaultAsyncPolicy = AsyncPolicy{
 	MaxAttempts: payg.DefaultAsyncMaxAttempts,
 	Backoff:     []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour},
+	ResultWait:  time.Hour,
 }
 
 // AsyncRetryPolicy is the backoff of a send job whose call failed (the
@@ -47,6 +53,9 @@ func (h *Host) SetAsyncPolicy(p AsyncPolicy) {
 	}
 	if len(p.Backoff) == 0 {
 		p.Backoff = DefaultAsyncPolicy.Backoff
+	}
+	if p.ResultWait <= 0 {
+		p.ResultWait = DefaultAsyncPolicy.ResultWait
 	}
 	h.async = p
 }
@@ -73,6 +82,7 @@ func (h *Host) recordAsync(ctx context.Context, log *slog.Logger, in Instance, r
 		RequestID: ref.RequestID, ProviderRef: ref.ProviderRef, ProviderTxID: ref.ProviderTxID,
 		RequestRef: a.RequestRef, ConversationRef: a.ProviderRef,
 		PaymentRequestID: from.paymentRequestID, QuarantineID: from.quarantineID, MaxAttempts: h.async.MaxAttempts,
+		ResultWait: h.async.ResultWait,
 	})
 	if err != nil {
 		return err
@@ -140,10 +150,13 @@ func (h *Host) handleAsync(ctx context.Context, j core.Job) error {
 		}
 		return err
 	}
+	log := h.log.With("async_request", r.ID, "instance", r.Instance, "operation", r.Operation)
+	if p.Watch > 0 {
+		return h.watchAsync(ctx, log, r, p.Watch)
+	}
 	if r.State != payg.AsyncCreated && r.State != payg.AsyncTimedOut {
 		return nil // sent already, or answered meanwhile
 	}
-	log := h.log.With("async_request", r.ID, "instance", r.Instance, "operation", r.Operation)
 	giveUp := func(why string) error {
 		log.Warn("asynchronous provider request given up", "reason", why, "attempts", r.Attempts)
 		_, err := h.svc.UpdateAsyncRequest(ctx, r.TenantID, r.ID, payg.AsyncResult{State: payg.AsyncGaveUp, Description: why})
@@ -173,7 +186,7 @@ func (h *Host) handleAsync(ctx context.Context, j core.Job) error {
 		return err
 	case st.Async != nil:
 		up, err := h.svc.UpdateAsyncRequest(ctx, r.TenantID, r.ID, payg.AsyncResult{State: payg.AsyncPending,
-			RequestRef: st.Async.RequestRef, ProviderRef: st.Async.ProviderRef})
+			RequestRef: st.Async.RequestRef, ProviderRef: st.Async.ProviderRef, ResultWait: h.async.ResultWait})
 		if err == nil && up.Changed {
 			log.Info("asynchronous provider request sent; its result comes by callback", "attempt", up.Request.Attempts,
 				"request_ref", st.Async.RequestRef, "provider_ref", st.Async.ProviderRef)
@@ -196,6 +209,29 @@ func (h *Host) handleAsync(ctx context.Context, j core.Job) error {
 		Description: "answered at once: payment " + string(n.Status)})
 	log.Info("asynchronous provider request answered at once", "status", n.Status, "payment_id", out.Payment.ID)
 	return err
+}
+
+// watchAsync treats send number send of r as timed out when it is still
+// pending: its result did not come within the policy's ResultWait. The
+// timeout sends it again (or gives up after the last attempt), as a
+// provider's own timeout would.
+func (h *Host) watchAsync(ctx context.Context, log *slog.Logger, r payg.AsyncRequest, send int) error {
+	if r.State != payg.AsyncPending || r.Attempts != send {
+		return nil // answered, or sent again since
+	}
+	up, err := h.svc.UpdateAsyncRequest(ctx, r.TenantID, r.ID, payg.AsyncResult{State: payg.AsyncTimedOut,
+		Description: fmt.Sprintf("no result within %s of the send", h.async.ResultWait)})
+	if err != nil {
+		return err
+	}
+	if up.Retry {
+		log.Warn("no result came for an asynchronous provider request; it is sent again", "attempts", up.Request.Attempts,
+			"waited", h.async.ResultWait)
+		h.wakeJobs()
+	} else if up.Changed {
+		log.Warn("no result came for an asynchronous provider request on its last attempt; given up", "attempts", up.Request.Attempts)
+	}
+	return nil
 }
 
 // applyOutcome records the result of an asynchronous request a callback

@@ -102,6 +102,11 @@ const AsyncQueue = "async_request"
 type AsyncJob struct {
 	Tenant string `json:"tenant"`
 	ID     string `json:"id"`
+	// Watch, when set, makes the job a watch on the request's send
+	// number Watch instead of a send: if that send is still pending (no
+	// result came, or it came before the send was recorded), it is
+	// treated as timed out.
+	Watch int `json:"watch,omitempty"`
 }
 
 // DefaultAsyncMaxAttempts bounds the sends of an asynchronous request.
@@ -124,6 +129,9 @@ type NewAsyncRequest struct {
 	QuarantineID                string
 	// MaxAttempts defaults to DefaultAsyncMaxAttempts.
 	MaxAttempts int
+	// ResultWait, when set, is how long the result of a request stored
+	// pending is awaited before a watch job treats it as timed out.
+	ResultWait time.Duration
 }
 
 // RecordAsyncRequest stores an asynchronous request of tenant: pending
@@ -155,7 +163,7 @@ func (s *Service) RecordAsyncRequest(ctx context.Context, tenant string, in NewA
 			return err
 		}
 		if sent {
-			return nil
+			return enqueueAsyncWatch(ctx, tx, r, in.ResultWait)
 		}
 		return enqueueAsyncJob(ctx, tx, r, now)
 	})
@@ -176,6 +184,26 @@ func enqueueAsyncJob(ctx context.Context, tx Tx, r AsyncRequest, at time.Time) e
 		Key: "async:" + r.ID + ":send:" + strconv.Itoa(r.Attempts+1), Payload: payload, RunAt: at, MaxAttempts: 10})
 	if err != nil {
 		return fmt.Errorf("enqueue send of asynchronous request %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// enqueueAsyncWatch schedules, wait after r's latest send, the check that
+// its result came: a send whose result never arrives (lost by the
+// provider, or arrived before the send was recorded) must not leave the
+// request pending for ever. A zero wait schedules nothing.
+func enqueueAsyncWatch(ctx context.Context, tx Tx, r AsyncRequest, wait time.Duration) error {
+	if wait <= 0 {
+		return nil
+	}
+	payload, err := json.Marshal(AsyncJob{Tenant: r.TenantID, ID: r.ID, Watch: r.Attempts})
+	if err != nil {
+		return err
+	}
+	err = tx.EnqueueJob(ctx, core.Job{TenantID: r.TenantID, Queue: AsyncQueue,
+		Key: "async:" + r.ID + ":watch:" + strconv.Itoa(r.Attempts), Payload: payload, RunAt: r.SentAt.Add(wait), MaxAttempts: 10})
+	if err != nil {
+		return fmt.Errorf("enqueue result watch of asynchronous request %s: %w", r.ID, err)
 	}
 	return nil
 }
@@ -206,6 +234,10 @@ type AsyncResult struct {
 	// Sync marks a final answer that came with the send itself (an
 	// adapter that answered at once): it counts as a send.
 	Sync bool
+	// ResultWait, with State AsyncPending, schedules a watch job: if
+	// the send's result has not come after this long, the send is
+	// treated as timed out.
+	ResultWait time.Duration
 }
 
 // AsyncUpdate reports what UpdateAsyncRequest did.
@@ -285,8 +317,11 @@ func (s *Service) UpdateAsyncRequest(ctx context.Context, tenant, id string, res
 			return err
 		}
 		out.Request, out.Changed = r, true
-		if out.Retry {
+		switch {
+		case out.Retry:
 			return enqueueAsyncJob(ctx, tx, r, r.NextAttemptAt)
+		case r.State == AsyncPending:
+			return enqueueAsyncWatch(ctx, tx, r, res.ResultWait)
 		}
 		return nil
 	})

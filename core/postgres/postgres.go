@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,9 +54,17 @@ const DefaultIdleInTransactionTimeout = "30s"
 
 const idleInTxParam = "idle_in_transaction_session_timeout"
 
+// DefaultMaxConns is the pool's size unless the DSN sets pool_max_conns.
+// pgx's own default (the number of CPUs, at least 4) leaves most of a busy
+// gateway's concurrent payments waiting for a connection while the ones
+// holding them wait on round trips to the server; 16 keeps the server's
+// backends busy without crowding a small database server.
+const DefaultMaxConns = 16
+
 // Open connects to the database named by dsn (a postgres:// URL or a
 // key=value string; pgx pool parameters such as pool_max_conns are
-// honoured). It does not migrate; call Migrate.
+// honoured, the pool's size being DefaultMaxConns unless pool_max_conns
+// sets it). It does not migrate; call Migrate.
 func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -64,6 +73,9 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams[idleInTxParam]; !ok {
 		cfg.ConnConfig.RuntimeParams[idleInTxParam] = DefaultIdleInTransactionTimeout
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -95,6 +107,7 @@ func Open(ctx context.Context, dsn string, clock core.Clock) (*Store, error) {
 			SkipLocked: " FOR UPDATE SKIP LOCKED",
 			Time:       func(t time.Time) any { return t.UTC() },
 			Translate:  translate,
+			Pipeline:   pipeliner{pool},
 		}, clock),
 	}, nil
 }

@@ -124,6 +124,7 @@ func (s *Store) runGroup(group []*groupReq) {
 			}
 			if err := r.fn(t); err != nil {
 				results[i] = err
+				t.discard()
 				// Undo this caller's writes only. If that fails the
 				// transaction is gone (SQLite rolls back on some errors):
 				// fail the whole group, committed by nobody.

@@ -18,14 +18,14 @@ var (
 	_ core.JobService = (*Store)(nil)
 )
 
-const jobCols = `id, tenant_id, queue, job_key, payload, state, attempts, max_attempts, run_at, locked_until, last_error, created_at, updated_at, order_key, order_seq, attempted_at`
+const jobCols = `id, tenant_id, queue, job_key, payload, state, attempts, max_attempts, run_at, locked_until, last_error, created_at, updated_at, order_key, order_seq, attempted_at, due_at`
 
 func scanJob(r scanner) (core.Job, error) {
 	var j core.Job
 	var payload []byte
 	err := r.Scan(&j.ID, &j.TenantID, &j.Queue, &j.Key, scanBytes{&payload}, &j.State, &j.Attempts, &j.MaxAttempts,
 		scanTime{&j.RunAt}, scanTime{&j.LockedUntil}, &j.LastError, scanTime{&j.CreatedAt}, scanTime{&j.UpdatedAt},
-		&j.OrderKey, &j.OrderSeq, scanTime{&j.AttemptedAt})
+		&j.OrderKey, &j.OrderSeq, scanTime{&j.AttemptedAt}, scanTime{&j.DueAt})
 	j.Payload = payload
 	return j, err
 }
@@ -40,20 +40,51 @@ func newJobID() string {
 }
 
 // EnqueueJob implements payg.Tx: the job commits with the transaction.
+// Nothing reads whether the key was taken, so the insert is held to go
+// with the transaction's other jobs in one statement (txn.flush).
 func (t *txn) EnqueueJob(ctx context.Context, j core.Job) error {
-	_, err := t.enqueue(ctx, j)
-	return err
+	_, args, err := t.enqueueSQL(j)
+	if err != nil {
+		return err
+	}
+	t.jobs = append(t.jobs, args)
+	return nil
+}
+
+// insertJobs is the statement inserting n jobs, each unless its key is
+// taken.
+func insertJobs(n int) string {
+	return `INSERT INTO jobs (` + jobCols + `) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?),", n), ",") +
+		` ON CONFLICT (job_key) DO NOTHING`
 }
 
 // enqueue inserts j unless its key is taken, reporting whether it did.
 func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
+	q, args, err := t.enqueueSQL(j)
+	if err != nil {
+		return false, err
+	}
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, t.d.Translate(err)
+	}
+	return n == 1, nil
+}
+
+// enqueueSQL returns the statement inserting j unless its key is taken.
+func (t *txn) enqueueSQL(j core.Job) (string, []any, error) {
 	switch {
 	case j.TenantID == "":
-		return false, core.Errorf(core.EINVALID, "job: no tenant")
+		return "", nil, core.Errorf(core.EINVALID, "job: no tenant")
 	case j.Queue == "":
-		return false, core.Errorf(core.EINVALID, "job: no queue")
+		return "", nil, core.Errorf(core.EINVALID, "job: no queue")
 	case j.Key == "":
-		return false, core.Errorf(core.EINVALID, "job: no key")
+		return "", nil, core.Errorf(core.EINVALID, "job: no key")
 	}
 	if j.ID == "" {
 		j.ID = newJobID()
@@ -70,18 +101,10 @@ func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
 	if len(j.Payload) == 0 {
 		j.Payload = []byte("null")
 	}
-	res, err := t.exec(ctx, `INSERT INTO jobs (`+jobCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (job_key) DO NOTHING`,
-		j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
-		t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil)
-	if err != nil {
-		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, t.d.Translate(err)
-	}
-	return n == 1, nil
+	return `INSERT INTO jobs (` + jobCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (job_key) DO NOTHING`, []any{
+			j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
+			t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil, t.d.Time(j.RunAt)}, nil
 }
 
 // EnqueueJob stores j in its own transaction (replays, jobs not caused by
@@ -96,9 +119,10 @@ func (s *Store) EnqueueJob(ctx context.Context, j core.Job) (bool, error) {
 	return inserted, err
 }
 
-// Claim implements core.JobQueue. One statement picks the due rows and
-// marks them running: on PostgreSQL its SELECT skips rows other claimers
-// have locked; on SQLite the single writer serialises claims. A job with
+// Claim implements core.JobQueue. One statement picks the due rows,
+// longest-due (due_at) first, and marks them running: on PostgreSQL its
+// SELECT skips rows other claimers have locked; on SQLite the single writer
+// serialises claims. A job with
 // an order key is passed over while an earlier job of its key is pending or
 // running unattempted; the check reads those rows whether or not another
 // claimer holds them, so a claimed but not yet attempted job still holds
@@ -119,7 +143,7 @@ func (s *Store) Claim(ctx context.Context, queue string, limit int, lease time.D
 			WHERE id IN (SELECT j.id FROM jobs j WHERE j.queue = ? AND j.state IN ('pending', 'running') AND j.run_at <= ?
 				AND (j.order_key = '' OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.order_key = j.order_key
 					AND e.order_seq < j.order_seq AND e.attempted_at IS NULL AND e.state IN ('pending', 'running')))
-				ORDER BY j.run_at, j.id LIMIT ?`+t.d.SkipLocked+`)
+				ORDER BY j.due_at, j.id LIMIT ?`+t.d.SkipLocked+`)
 			RETURNING `+jobCols, until, until, t.d.Time(now), queue, t.d.Time(now), limit)
 		if err != nil {
 			return err
@@ -137,10 +161,10 @@ func (s *Store) Claim(ctx context.Context, queue string, limit int, lease time.D
 	if err != nil {
 		return nil, fmt.Errorf("claim %s jobs: %w", queue, err)
 	}
-	// RETURNING does not keep the subquery's order; hand them out in
-	// creation order.
+	// RETURNING does not keep the subquery's order; hand them out
+	// longest-due first, so the runner starts them in that order.
 	slices.SortFunc(out, func(a, b core.Job) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		if c := a.DueAt.Compare(b.DueAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
@@ -178,14 +202,16 @@ func (s *Store) Complete(ctx context.Context, j core.Job) error {
 	return s.finish(ctx, j, "complete", true, `state = 'done'`)
 }
 
-// Retry implements core.JobQueue.
+// Retry implements core.JobQueue. A spent attempt makes runAt the job's
+// new due time; a retry without an attempt leaves due_at, so the job keeps
+// its place among the due jobs.
 func (s *Store) Retry(ctx context.Context, j core.Job, runAt time.Time, errText string, spendAttempt bool) error {
-	give := 0
 	if !spendAttempt {
-		give = 1
+		return s.finish(ctx, j, "retry", false, `state = 'pending', run_at = ?, last_error = ?, attempts = attempts - 1`,
+			s.d.Time(runAt), errText)
 	}
-	return s.finish(ctx, j, "retry", spendAttempt, `state = 'pending', run_at = ?, last_error = ?, attempts = attempts - ?`,
-		s.d.Time(runAt), errText, give)
+	return s.finish(ctx, j, "retry", true, `state = 'pending', run_at = ?, due_at = ?, last_error = ?`,
+		s.d.Time(runAt), s.d.Time(runAt), errText)
 }
 
 // Kill implements core.JobQueue.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/payg-gateway/gateway/core"
@@ -94,14 +95,18 @@ func (t *txn) LockDevice(ctx context.Context, tenant, id string) (payg.Device, e
 }
 
 func (t *txn) UpdateDevice(ctx context.Context, d payg.Device) error {
-	res, err := t.exec(ctx, `UPDATE devices SET counter = ?, token_carry = ?, unlocked = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+	return t.later(ctx, t.one1("device", d.ID), `UPDATE devices SET counter = ?, token_carry = ?, unlocked = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		d.Counter, d.TokenCarry, d.Unlocked, t.d.Time(d.UpdatedAt), d.TenantID, d.ID)
-	return t.affected(res, err, "device", d.ID)
 }
 
 func (t *txn) UpdateDeviceKey(ctx context.Context, tenant, id string, sealed []byte) error {
 	res, err := t.exec(ctx, `UPDATE devices SET sealed_key = ? WHERE tenant_id = ? AND id = ?`, sealed, tenant, id)
 	return t.affected(res, err, "device", id)
+}
+
+// one1 is a later check that the write changed one row, what id.
+func (t *txn) one1(what, id string) func(sql.Result) error {
+	return func(res sql.Result) error { return t.affected(res, nil, what, id) }
 }
 
 func (t *txn) affected(res sql.Result, err error, what, id string) error {
@@ -326,16 +331,19 @@ func (t *txn) UpdateContract(ctx context.Context, c payg.Contract) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(ctx, `UPDATE contracts SET state = ?, status = ?, announced_status = ?, paid_through = ?, version = ?, updated_at = ?
+	// The caller holds the contract's lock, so the version matches unless
+	// the caller's copy is stale: the check can wait for the next round trip.
+	return t.later(ctx, func(res sql.Result) error {
+		if err := t.affected(res, nil, "contract", c.ID); core.ErrorCode(err) == core.ENOTFOUND {
+			return core.Errorf(core.ECONFLICT, "contract %s changed concurrently", c.ID)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}, `UPDATE contracts SET state = ?, status = ?, announced_status = ?, paid_through = ?, version = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
 		string(state), string(c.State.Status), string(c.AnnouncedStatus), t.nullTime(c.State.PaidThrough()), c.Version,
 		t.d.Time(c.UpdatedAt), c.TenantID, c.ID, c.Version-1)
-	if err := t.affected(res, err, "contract", c.ID); core.ErrorCode(err) == core.ENOTFOUND {
-		return core.Errorf(core.ECONFLICT, "contract %s changed concurrently", c.ID)
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 // prefixed qualifies each column of a column list with p (a table alias).
@@ -377,12 +385,11 @@ func (t *txn) InsertPayment(ctx context.Context, p payg.Payment) error {
 }
 
 func (t *txn) UpdatePayment(ctx context.Context, p payg.Payment) error {
-	res, err := t.exec(ctx, `UPDATE payments SET status = ?, amount = ?, currency = ?, account_ref = ?, payer_msisdn = ?,
+	return t.later(ctx, t.one1("payment", p.ID), `UPDATE payments SET status = ?, amount = ?, currency = ?, account_ref = ?, payer_msisdn = ?,
 		payer_msisdn_hash = ?, payer_name = ?, contract_id = ?, occurred_at = ?, reason = ?, raw = ?
 		WHERE tenant_id = ? AND id = ?`,
 		p.Status, p.Amount.Amount, string(p.Amount.Currency), p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash, p.PayerName,
 		nullString(p.ContractID), t.nullTime(p.OccurredAt), p.Reason, p.Raw, p.TenantID, p.ID)
-	return t.affected(res, err, "payment", p.ID)
 }
 
 func (t *txn) Payment(ctx context.Context, tenant, id string) (payg.Payment, error) {
@@ -405,7 +412,7 @@ func (t *txn) AppendLedger(ctx context.Context, lines []payg.LedgerLine) error {
 	q.WriteString(`INSERT INTO ledger_lines (contract_id, seq, tenant_id, payment_id, kind, amount, at, line) VALUES `)
 	args := make([]any, 0, 8*len(lines))
 	for i, l := range lines {
-		seq, err := t.nextSeq(ctx, &t.ledgerSeq, "ledger_lines", l.ContractID)
+		seq, err := t.nextSeq(ctx, false, l.ContractID)
 		if err != nil {
 			return err
 		}
@@ -419,26 +426,40 @@ func (t *txn) AppendLedger(ctx context.Context, lines []payg.LedgerLine) error {
 		q.WriteString("(?,?,?,?,?,?,?,?)")
 		args = append(args, l.ContractID, seq, l.TenantID, nullString(l.PaymentID), string(l.Line.Kind), l.Line.Amount, t.d.Time(l.Line.At), string(body))
 	}
-	_, err := t.exec(ctx, q.String(), args...)
-	return err
+	return t.later(ctx, nil, q.String(), args...)
 }
 
-// nextSeq returns the next seq of contract's rows in table (ledger_lines,
-// events), counting from the stored maximum, read once per transaction:
+// nextSeq returns the next seq of contract's ledger lines or events,
+// counting from the stored maxima, both read once per transaction:
 // the rows of a contract are written under its lock (SQLite's single
 // writer), and within this transaction only through this txn.
-func (t *txn) nextSeq(ctx context.Context, seqs *map[string]int64, table, contractID string) (int64, error) {
-	seq, ok := (*seqs)[contractID]
+func (t *txn) nextSeq(ctx context.Context, events bool, contractID string) (int64, error) {
+	if t.ledgerSeq == nil {
+		t.ledgerSeq, t.eventSeq = map[string]int64{}, map[string]int64{}
+	}
+	seqs := t.ledgerSeq
+	if events {
+		seqs = t.eventSeq
+	}
+	seq, ok := seqs[contractID]
 	if !ok {
-		if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM `+table+` WHERE contract_id = ?`, contractID).Scan(&seq); err != nil {
+		// Both tables' in one statement: a transaction that appends
+		// ledger lines to a contract mostly records events of it too.
+		var ledger, events int64
+		if err := t.queryRow(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM ledger_lines WHERE contract_id = ?),
+			(SELECT COALESCE(MAX(seq), 0) FROM events WHERE contract_id = ?)`, contractID, contractID).Scan(&ledger, &events); err != nil {
 			return 0, t.d.Translate(err)
 		}
-		if *seqs == nil {
-			*seqs = map[string]int64{}
+		if _, ok := t.ledgerSeq[contractID]; !ok {
+			t.ledgerSeq[contractID] = ledger
 		}
+		if _, ok := t.eventSeq[contractID]; !ok {
+			t.eventSeq[contractID] = events
+		}
+		seq = seqs[contractID]
 	}
 	seq++
-	(*seqs)[contractID] = seq
+	seqs[contractID] = seq
 	return seq, nil
 }
 
@@ -471,10 +492,9 @@ func (t *txn) LedgerLines(ctx context.Context, tenant, contractID string) ([]pay
 const tokenCols = `id, tenant_id, device_id, contract_id, payment_id, scheme, type, value, seconds, count, code, status, created_at, failure_reason, settled_at`
 
 func (t *txn) InsertToken(ctx context.Context, k payg.Token) error {
-	_, err := t.exec(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	return t.later(ctx, nil, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		k.ID, k.TenantID, k.DeviceID, nullString(k.ContractID), nullString(k.PaymentID), k.Scheme, k.Type, k.Value, k.Seconds,
 		k.Count, k.Code, k.Status, t.d.Time(k.CreatedAt), k.FailureReason, t.nullTime(k.SettledAt))
-	return err
 }
 
 func (t *txn) Tokens(ctx context.Context, tenant, contractID string) ([]payg.Token, error) {
@@ -507,9 +527,8 @@ func scanSuspense(r scanner) (payg.SuspenseItem, error) {
 }
 
 func (t *txn) InsertSuspense(ctx context.Context, s payg.SuspenseItem) error {
-	_, err := t.exec(ctx, `INSERT INTO suspense_items (`+suspenseCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
+	return t.later(ctx, nil, `INSERT INTO suspense_items (`+suspenseCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
 		s.ID, s.TenantID, s.PaymentID, s.Reason, s.Detail, s.Status, nullString(s.ContractID), t.d.Time(s.CreatedAt), t.nullTime(s.ResolvedAt))
-	return err
 }
 
 func (t *txn) UpdateSuspense(ctx context.Context, s payg.SuspenseItem) error {
@@ -527,15 +546,79 @@ func (t *txn) SuspenseItem(ctx context.Context, tenant, id string) (payg.Suspens
 
 func (t *txn) InsertEvent(ctx context.Context, e payg.Event) (payg.Event, error) {
 	if e.ContractID != "" {
-		seq, err := t.nextSeq(ctx, &t.eventSeq, "events", e.ContractID)
+		seq, err := t.nextSeq(ctx, true, e.ContractID)
 		if err != nil {
 			return e, err
 		}
 		e.Seq = seq
 	}
-	_, err := t.exec(ctx, `INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES (?,?,?,?,?,?,?)`,
-		e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))
-	return e, err
+	// Held, to go with the transaction's other events in one statement.
+	t.events = append(t.events, e)
+	return e, nil
 }
+
+// flush inserts the events and jobs held back (InsertEvent, EnqueueJob),
+// one statement each, run (or, on a Pipeline store, queued) ahead of the
+// statement about to run or the commit. Its error is returned then and by every later call, so the
+// transaction cannot commit without them.
+func (t *txn) flush(ctx context.Context) error {
+	if t.held != nil {
+		return t.held
+	}
+	if len(t.events) == 0 && len(t.jobs) == 0 {
+		return nil
+	}
+	events, jobs := t.events, t.jobs
+	t.events, t.jobs = nil, nil
+	for part := range slices.Chunk(events, maxRowsPerInsert) {
+		if err := t.insertEvents(ctx, part); err != nil {
+			t.held = fmt.Errorf("insert events: %w", err)
+			return t.held
+		}
+	}
+	for part := range slices.Chunk(jobs, maxRowsPerInsert) {
+		var args []any
+		for _, a := range part {
+			args = append(args, a...)
+		}
+		if err := t.later(ctx, nil, insertJobs(len(part)), args...); err != nil {
+			t.held = fmt.Errorf("enqueue jobs: %w", err)
+			return t.held
+		}
+	}
+	return nil
+}
+
+// maxRowsPerInsert bounds the rows of one multi-row INSERT, so that a
+// transaction holding many events or jobs (a campaign) stays under the
+// stores' limits on parameters per statement (SQLite 32,766, PostgreSQL
+// 65,535; a job row has 17).
+const maxRowsPerInsert = 500
+
+// insertEvents inserts events in one statement.
+func (t *txn) insertEvents(ctx context.Context, events []payg.Event) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, tenant_id, type, contract_id, seq, data, created_at) VALUES `)
+	args := make([]any, 0, 7*len(events))
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(",")
+		}
+		q.WriteString("(?,?,?,?,?,?,?)")
+		args = append(args, e.ID, e.TenantID, e.Type, nullString(e.ContractID), e.Seq, string(e.Data), t.d.Time(e.CreatedAt))
+	}
+	return t.later(ctx, nil, q.String(), args...)
+}
+
+// discard drops the held events and their error (a group commit's member
+// that failed, whose writes its savepoint undoes).
+func (t *txn) discard() {
+	t.events, t.jobs, t.held = nil, nil, nil
+}
+
+// errRow is a row whose Scan fails with err.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 var _ payg.Tx = (*txn)(nil)

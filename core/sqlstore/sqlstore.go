@@ -44,6 +44,12 @@ type Dialect struct {
 	// reused instead of parsed anew each time (pgx caches PostgreSQL's
 	// itself).
 	SingleWriter bool
+	// Pipeline, when set, runs write transactions on connections that
+	// send several statements per round trip (PostgreSQL): a txn's
+	// deferred writes (see txn.later) then travel with its next statement.
+	// Nil: write transactions run through database/sql, deferred writes
+	// at once.
+	Pipeline Pipeliner
 }
 
 // Store is core.TenantService, core.APIService, payg.Store,
@@ -63,8 +69,9 @@ type Store struct {
 	stmts, reads *stmtCache
 	// group queues callers of InGroupTx (SingleWriter).
 	group *groupQueue
-	// statements counts the SQL statements run, for tests and diagnostics.
-	statements atomic.Int64
+	// statements counts the SQL statements run, trips the times the store
+	// waited for the database's answer, for tests and diagnostics.
+	statements, trips atomic.Int64
 }
 
 var _ payg.Store = (*Store)(nil)
@@ -85,6 +92,16 @@ func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
 // (BEGIN and COMMIT not included), for tests and diagnostics.
 func (s *Store) Statements() int64 { return s.statements.Load() }
 
+// RoundTrips returns the number of times the store sent the database
+// statements and waited for the answer: each statement, and a write
+// transaction's BEGIN and COMMIT, except that a Pipeline store sends a
+// write transaction's deferred writes and BEGIN with its next statement.
+func (s *Store) RoundTrips() int64 { return s.trips.Load() }
+
+// Pipelined reports whether write transactions defer writes (a Pipeline
+// store).
+func (s *Store) Pipelined() bool { return s.d.Pipeline != nil }
+
 // CloseStatements closes the cached prepared statements; the stores call
 // it before closing their pools.
 func (s *Store) CloseStatements() error {
@@ -103,6 +120,9 @@ func (s *Store) InTx(ctx context.Context, fn func(payg.Tx) error) error {
 // writer it waits its turn first, in arrival order; statements run there
 // for the first time are prepared after the transaction, for the next.
 func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
+	if s.d.Pipeline != nil {
+		return s.pipelined(ctx, fn)
+	}
 	if s.writer != nil {
 		select {
 		case s.writer <- struct{}{}:
@@ -111,6 +131,7 @@ func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
 		}
 		defer func() { <-s.writer }()
 	}
+	s.trips.Add(1)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.Translate(err)
@@ -121,6 +142,11 @@ func (s *Store) write1(ctx context.Context, fn func(*txn) error) error {
 		_ = tx.Rollback()
 		return err
 	}
+	if err := t.flush(ctx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	s.trips.Add(1)
 	err = s.d.Translate(tx.Commit())
 	if len(t.missed) > 0 {
 		s.stmts.prepare(ctx, t.missed)
@@ -140,7 +166,7 @@ func (s *Store) read1(ctx context.Context, fn func(*txn) error) error {
 
 // txn returns a txn running its statements on q.
 func (s *Store) txn(q querier) *txn {
-	return &txn{q: q, d: s.d, clock: s.clock, count: &s.statements}
+	return &txn{q: q, d: s.d, clock: s.clock, count: &s.statements, trips: &s.trips}
 }
 
 // stmtCache holds statements prepared once on a pool. A statement is
@@ -218,6 +244,7 @@ type txn struct {
 	d     Dialect
 	clock core.Clock
 	count *atomic.Int64
+	trips *atomic.Int64
 	// In a write transaction of a SingleWriter store: the transaction,
 	// the store's prepared statements, this transaction's handles on them,
 	// and the queries that were not prepared yet.
@@ -240,6 +267,15 @@ type txn struct {
 	// group transaction, where interrupting one caller's statement could
 	// roll back the others' work).
 	detached bool
+	// pipe is the write transaction of a Pipeline store; q is then nil.
+	pipe Pipe
+	// events and jobs (each job's insert arguments) are inserts held back
+	// to go as one statement each before the transaction's next statement
+	// or its commit (flush); held is the error of those, which then fails
+	// every later one.
+	events []payg.Event
+	jobs   [][]any
+	held   error
 }
 
 // forget drops what the txn remembered of rows it read, after a savepoint
@@ -253,6 +289,14 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Rows is the result of a query: *sql.Rows, or a Pipe's.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
 }
 
 // rebind rewrites '?' placeholders for dialects that number them.
@@ -274,7 +318,15 @@ func (t *txn) rebind(q string) string {
 }
 
 func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	ctx, q = t.prep(ctx, q)
+	if t.pipe != nil {
+		t.counted(false)
+		r, err := t.pipe.Exec(ctx, q, args...)
+		return r, t.d.Translate(err)
+	}
 	if st := t.stmt(ctx, q); st != nil {
 		r, err := st.ExecContext(ctx, args...)
 		return r, t.d.Translate(err)
@@ -283,16 +335,55 @@ func (t *txn) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	return r, t.d.Translate(err)
 }
 
-func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+// later runs a write whose only result is success: on a Pipeline store it
+// is queued and sent with the transaction's next statement or its commit,
+// elsewhere it runs at once. check, if not nil, judges its result (rows
+// affected); a failure of the write or of check then fails that next
+// statement and every one after it, and the transaction does not commit.
+// Writes whose outcome the caller acts on (a duplicate key it handles,
+// RETURNING) must use exec.
+func (t *txn) later(ctx context.Context, check func(sql.Result) error, q string, args ...any) error {
+	if t.pipe == nil {
+		r, err := t.exec(ctx, q, args...)
+		if err == nil && check != nil {
+			err = check(r)
+		}
+		return err
+	}
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	_, q = t.prep(ctx, q)
+	t.counted(true)
+	t.pipe.Queue(q, args, check)
+	return nil
+}
+
+func (t *txn) queryRow(ctx context.Context, q string, args ...any) scanner {
+	if err := t.flush(ctx); err != nil {
+		return errRow{err}
+	}
 	ctx, q = t.prep(ctx, q)
+	if t.pipe != nil {
+		t.counted(false)
+		return t.pipe.QueryRow(ctx, q, args...)
+	}
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return t.q.QueryRowContext(ctx, q, args...)
 }
 
-func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (t *txn) query(ctx context.Context, q string, args ...any) (Rows, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	ctx, q = t.prep(ctx, q)
+	if t.pipe != nil {
+		t.counted(false)
+		rows, err := t.pipe.Query(ctx, q, args...)
+		return rows, t.d.Translate(err)
+	}
 	if st := t.stmt(ctx, q); st != nil {
 		rows, err := st.QueryContext(ctx, args...)
 		return rows, t.d.Translate(err)
@@ -312,9 +403,7 @@ func (t *txn) prep(ctx context.Context, q string) (context.Context, string) {
 // stmt counts a statement about to run and returns its prepared handle in
 // this transaction, or nil to run it unprepared.
 func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
-	if t.count != nil {
-		t.count.Add(1)
-	}
+	t.counted(false)
 	if t.direct != nil {
 		return t.direct.get(ctx, q)
 	}
@@ -335,6 +424,17 @@ func (t *txn) stmt(ctx context.Context, q string) *sql.Stmt {
 	}
 	t.local[q] = st
 	return st
+}
+
+// counted counts a statement about to run, and its round trip unless it
+// is queued for a later one.
+func (t *txn) counted(queued bool) {
+	if t.count != nil {
+		t.count.Add(1)
+	}
+	if t.trips != nil && !queued {
+		t.trips.Add(1)
+	}
 }
 
 // nullTime is a time argument that is NULL when zero.

@@ -317,7 +317,7 @@ func testMpesaResults(t *testing.T, h Harness) {
 			if r := w.asyncRequest(t, qs[2].ID); r.State != payg.AsyncGaveUp || r.Attempts != 2 || r.FinishedAt.IsZero() {
 				t.Errorf("query timed out on its last attempt %+v", r)
 			}
-			if js := w.jobs(t, "async:"+qs[2].ID); len(js) != 2 {
+			if js := w.jobs(t, "async:"+qs[2].ID+":send:"); len(js) != 2 {
 				t.Errorf("%d send jobs after giving up, want the first send and the one after the first timeout", len(js))
 			}
 		}},
@@ -347,14 +347,47 @@ func testMpesaResults(t *testing.T, h Harness) {
 	if r := w.asyncRequest(t, qs[1].ID); r.State != payg.AsyncFailed || !r.UpdatedAt.Before(w.clock.Now()) {
 		t.Errorf("failed query after a repeat %+v", r)
 	}
+
+	// An hour after their sends, the watches of the answered queries
+	// find nothing to do.
+	w.clock.Advance(time.Hour)
+	w.runDue(t, payg.AsyncQueue, host.AsyncHandler())
+	if n := len(d.StatusQueries()); n != 4 {
+		t.Errorf("Daraja received %d status queries after the watches of answered ones, want still 4", n)
+	}
+	// A query whose result never comes is sent again an hour after its
+	// send, as if it had timed out.
+	lost, err := host.StartStatusQuery(ctx, w.tenant, "ke-paybill", "TEST0A1B2Z")
+	if err != nil {
+		t.Fatalf("StartStatusQuery: %v", err)
+	}
+	w.runDue(t, payg.AsyncQueue, host.AsyncHandler())
+	if r := w.asyncRequest(t, lost.ID); r.State != payg.AsyncPending || r.Attempts != 1 {
+		t.Fatalf("query after its send %+v", r)
+	}
+	w.clock.Advance(59 * time.Minute)
+	if n := w.runDue(t, payg.AsyncQueue, host.AsyncHandler()); n != 0 {
+		t.Errorf("%d jobs ran before the result wait was over", n)
+	}
+	w.clock.Advance(time.Minute)
+	w.runDue(t, payg.AsyncQueue, host.AsyncHandler())
+	sent = d.StatusQueries()
+	if len(sent) != 6 || sent[5].TransactionID != "TEST0A1B2Z" {
+		t.Fatalf("Daraja received %d queries (last %+v), want the lost query sent twice", len(sent), sent[len(sent)-1])
+	}
+	if r := w.asyncRequest(t, lost.ID); r.State != payg.AsyncPending || r.Attempts != 2 ||
+		!strings.Contains(r.ResultDescription, "no result within 1h0m0s") {
+		t.Errorf("lost query after the result wait %+v", r)
+	}
+
 	var all core.Page[payg.AsyncRequest]
 	w.view(t, func(r payg.Reader) error {
 		var err error
 		all, err = r.ListAsyncRequests(ctx, w.tenant, payg.AsyncRequestQuery{}, core.PageRequest{})
 		return err
 	})
-	if len(all.Items) != 3 {
-		t.Errorf("%d asynchronous requests stored, want the 3 queries", len(all.Items))
+	if len(all.Items) != 4 {
+		t.Errorf("%d asynchronous requests stored, want the 4 queries", len(all.Items))
 	}
 }
 

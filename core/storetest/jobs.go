@@ -36,6 +36,7 @@ func testJobs(t *testing.T, h Harness) {
 	t.Run("LeaseExpiry", func(t *testing.T) { testJobLeaseExpiry(t, h) })
 	t.Run("ConcurrentClaimers", func(t *testing.T) { testJobConcurrentClaimers(t, h) })
 	t.Run("Order", func(t *testing.T) { testJobOrder(t, h) })
+	t.Run("TurnedAwayKeepsItsPlace", func(t *testing.T) { testJobDueAt(t, h) })
 }
 
 func job(key string) core.Job {
@@ -119,6 +120,38 @@ func testJobEnqueueTx(t *testing.T, h Harness) {
 	}
 	if _, err := s.EnqueueJob(ctx, core.Job{TenantID: core.DefaultTenantID, Queue: "test"}); core.ErrorCode(err) != core.EINVALID {
 		t.Errorf("job without a key: %v, want invalid", err)
+	}
+
+	// One transaction may hold more jobs than one INSERT has room for
+	// (SQLite takes at most 32,766 parameters; a job row has 17).
+	const many = 2500
+	err = s.InTx(ctx, func(tx payg.Tx) error {
+		for i := range many {
+			j := job(fmt.Sprintf("many-%04d", i))
+			j.Queue = "many"
+			if err := tx.EnqueueJob(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("enqueue %d jobs in one transaction: %v", many, err)
+	}
+	n := 0
+	for req := (core.PageRequest{Limit: core.MaxPageLimit}); ; {
+		p, err := s.ListJobs(ctx, core.JobQuery{TenantID: core.DefaultTenantID, Queue: "many"}, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(p.Items)
+		if p.NextCursor == "" {
+			break
+		}
+		req.Cursor = p.NextCursor
+	}
+	if n != many {
+		t.Errorf("%d jobs stored, want %d", n, many)
 	}
 }
 
@@ -436,6 +469,50 @@ func testJobOrder(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	want(claim(t, s, 10, time.Minute), "a3")
+}
+
+// testJobDueAt: claims take the longest-due first. A job turned away
+// without an attempt (an open breaker) keeps its due time, so it is not
+// overtaken by jobs that became due after it, even though it was put back
+// to run later than they; a spent attempt gives it a new due time.
+func testJobDueAt(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+	start := clock.Now().Truncate(time.Microsecond)
+	for _, k := range []string{"old", "retry", "new"} {
+		if _, err := s.EnqueueJob(ctx, job(k)); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+	}
+	js := claim(t, s, 2, time.Hour)
+	if fmt.Sprint(keys(js)) != "[old retry]" || !js[0].DueAt.Equal(start) {
+		t.Fatalf("claimed %v (old due at %v), want [old retry], old due at %v", keys(js), js[0].DueAt, start)
+	}
+	// old is turned away until 10 minutes from now; retry fails and is
+	// due again in 5 minutes.
+	if err := s.Retry(ctx, js[0], clock.Now().Add(10*time.Minute), "breaker open", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retry(ctx, js[1], clock.Now().Add(5*time.Minute), "500", true); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := jobByKey(t, s, "old"); !j.DueAt.Equal(start) || !j.RunAt.Equal(clock.Now().Add(10*time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("turned-away job due at %v, run at %v: want its due time kept", j.DueAt, j.RunAt)
+	}
+	if j, _ := jobByKey(t, s, "retry"); !j.DueAt.Equal(j.RunAt) || !j.DueAt.Equal(clock.Now().Add(5*time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("retried job due at %v, run at %v: want both the retry time", j.DueAt, j.RunAt)
+	}
+	// All three are due: old first (due the longest), then new (due since
+	// it was enqueued), then retry (due since its retry time).
+	clock.Advance(time.Hour)
+	for _, want := range []string{"old", "new", "retry"} {
+		js := claim(t, s, 1, time.Hour)
+		if len(js) != 1 || js[0].Key != want {
+			t.Fatalf("claimed %v, want [%s]", keys(js), want)
+		}
+	}
 }
 
 // whileBusy runs fn again while it fails with EUNAVAILABLE (SQLite's

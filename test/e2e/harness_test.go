@@ -39,7 +39,7 @@ import (
 	"github.com/payg-gateway/gateway/test/sim"
 )
 
-// store is what both stores are (as cmd/gateway's gatewayStore).
+// store is what both stores are (as cmd/gateway/app's Store).
 type store interface {
 	core.Store
 	payg.Store
@@ -130,7 +130,7 @@ var fastPolicy = callbacks.RequestPolicy{
 	Checks: []time.Duration{50 * time.Millisecond}, Window: time.Second, Grace: time.Second, CallTimeout: 5 * time.Second,
 }
 
-// start assembles the gateway as cmd/gateway's serve does (wire.go):
+// start assembles the gateway much as cmd/gateway/app does for serve:
 // the PAYG service with the webhook subscriber, the callback host with an
 // M-Pesa and an MTN MoMo instance pointed at the simulators, the job
 // runner (webhook deliveries and payment requests) and the HTTP server on

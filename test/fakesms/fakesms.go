@@ -3,7 +3,7 @@
 // /version1/messaging, form in, JSON out) and Twilio (POST
 // /2010-04-01/Accounts/{sid}/Messages.json), records every message it
 // accepts, counts every send attempt, can be told to fail (500, 503…) for
-// the next N requests or until told to recover, and can post delivery
+// the next N requests or until told to recover, can answer slowly, and can post delivery
 // reports back to a gateway: an Africa's Talking delivery report form, or
 // a Twilio status callback signed with the account's auth token.
 //
@@ -64,6 +64,11 @@ type Options struct {
 	// Client posts the delivery reports; nil means a client with a 10 s
 	// timeout.
 	Client *http.Client
+	// AnswerDelay is how long an accepted send waits, recorded, before
+	// it is answered: a slow provider, whose sender may die or give up
+	// after the provider took the message and before it knows. A sender
+	// that hangs up does not undo the send.
+	AnswerDelay time.Duration
 }
 
 // Message is one message the fake accepted, for one recipient.
@@ -247,6 +252,7 @@ func (s *Server) serveAT(w http.ResponseWriter, r *http.Request) {
 		sent++
 	}
 	s.mu.Unlock()
+	s.delay(r)
 	answer := map[string]any{"SMSMessageData": map[string]any{
 		"Message":    fmt.Sprintf("Sent to %d/%d Total Cost: KES %.4f", sent, len(out), 0.8*float64(sent)),
 		"Recipients": out,
@@ -294,10 +300,24 @@ func (s *Server) serveTwilio(w http.ResponseWriter, r *http.Request) {
 	m := Message{Provider: Twilio, ID: fmt.Sprintf("SM%032x", s.next), To: to, From: f.Get("From"), Body: body, StatusCallback: f.Get("StatusCallback")}
 	s.messages = append(s.messages, m)
 	s.mu.Unlock()
+	s.delay(r)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"sid": m.ID, "status": "queued", "to": m.To, "from": m.From, "body": m.Body,
 		"error_code": nil, "error_message": nil, "price": nil, "price_unit": "USD",
 	})
+}
+
+// delay waits AnswerDelay, or until the sender hangs up.
+func (s *Server) delay(r *http.Request) {
+	if s.o.AnswerDelay <= 0 {
+		return
+	}
+	t := time.NewTimer(s.o.AnswerDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -226,3 +226,38 @@ func TestNotFound(t *testing.T) {
 		t.Errorf("GET: %d, attempts %d", resp.StatusCode, fake.Attempts())
 	}
 }
+
+// TestAnswerDelay: a slow answer keeps the send recorded even when the
+// sender gives up waiting for it (the window in which a sender that dies
+// sends again).
+func TestAnswerDelay(t *testing.T) {
+	fake := fakesms.New(fakesms.Options{APIKey: apiKey, Username: "solarco", AnswerDelay: 300 * time.Millisecond})
+	defer fake.Close()
+	s := atInstance(t, fake.URL()).(adapters.SMSSender)
+
+	t0 := time.Now()
+	if _, err := s.SendSMS(context.Background(), adapters.SMS{To: []string{"+254700000123"}, Body: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < 300*time.Millisecond {
+		t.Errorf("answered after %v, want at least 300ms", took)
+	}
+	fake2 := fakesms.New(fakesms.Options{APIKey: apiKey, Username: "solarco", AnswerDelay: time.Minute})
+	defer fake2.Close()
+	s2 := atInstance(t, fake2.URL()).(adapters.SMSSender)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	t0 = time.Now()
+	if _, err := s2.SendSMS(ctx, adapters.SMS{To: []string{"+254700000124"}, Body: "given up"}); err == nil {
+		t.Error("a send whose sender gave up after 200 ms succeeded")
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if msgs, err := fake2.WaitMessages(wctx, 1); err != nil || msgs[0].Body != "given up" {
+		t.Errorf("messages %+v (%v), want the abandoned one", msgs, err)
+	}
+	fake2.Close() // returns once the handler saw the sender hang up, not after a minute
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("the abandoned answer held the server %v", took)
+	}
+}

@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Lookups, "lookups", 2000, "contract lookups to time (0: none)")
 	fs.IntVar(&cfg.LookupConcurrency, "lookup-concurrency", 1, "concurrent contract lookups")
 	pgDSN := fs.String("postgres", os.Getenv(pgtest.EnvDSN), "PostgreSQL `DSN` to run on as well, in a fresh schema dropped afterwards (default $"+pgtest.EnvDSN+")")
+	onSQLite := fs.Bool("sqlite", true, "run on SQLite (-sqlite=false: PostgreSQL only)")
 	sqliteDir := fs.String("sqlite-dir", "", "`directory` for the SQLite database (a temporary one inside it, removed afterwards); default the system's temporary directory")
 	out := fs.String("out", "test/load/results/{store}-{time}.json", "result file `pattern`; {store} and {time} are replaced")
 	profileDir := fs.String("cpuprofile", "", "`directory` for CPU profiles of each phase (<store>-baseline.cpu.pprof, <store>-gateway.cpu.pprof)")
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("give -requests or -duration")
 	case cfg.DupShare < 0 || cfg.UnknownShare < 0 || cfg.DupShare+cfg.UnknownShare > 1:
 		return errors.New("-duplicates and -unknown must be shares between 0 and 1, together at most 1")
+	case !*onSQLite && *pgDSN == "":
+		return errors.New("-sqlite=false needs -postgres DSN")
 	case *pgDSN != "" && !strings.Contains(*out, "{store}"):
 		return errors.New("-out must contain {store} when more than one store runs")
 	}
@@ -100,10 +103,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	type opener func(context.Context) (*loadtest.Target, error)
-	stores := []struct {
+	var stores []struct {
 		name string
 		open opener
-	}{{"sqlite", func(ctx context.Context) (*loadtest.Target, error) { return loadtest.OpenSQLite(ctx, *sqliteDir) }}}
+	}
+	if *onSQLite {
+		stores = append(stores, struct {
+			name string
+			open opener
+		}{"sqlite", func(ctx context.Context) (*loadtest.Target, error) { return loadtest.OpenSQLite(ctx, *sqliteDir) }})
+	}
 	if *pgDSN != "" {
 		stores = append(stores, struct {
 			name string

@@ -223,10 +223,15 @@ func (w *world) events(ctx context.Context) (map[string]payg.Event, error) {
 
 // countJobs counts the tenant's webhook delivery jobs in the given states.
 func (w *world) countJobs(ctx context.Context, states ...core.JobState) (int, error) {
+	return w.countQueue(ctx, webhook.Queue, states...)
+}
+
+// countQueue counts the tenant's jobs of queue in the given states.
+func (w *world) countQueue(ctx context.Context, queue string, states ...core.JobState) (int, error) {
 	n := 0
 	for _, s := range states {
 		err := pages(func(req core.PageRequest) (string, error) {
-			pg, err := w.st.ListJobs(ctx, core.JobQuery{TenantID: loadtest.Tenant, Queue: webhook.Queue, State: s}, req)
+			pg, err := w.st.ListJobs(ctx, core.JobQuery{TenantID: loadtest.Tenant, Queue: queue, State: s}, req)
 			n += len(pg.Items)
 			return pg.NextCursor, err
 		})

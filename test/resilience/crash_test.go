@@ -16,11 +16,10 @@ import (
 // re-sends every callback that did not get a 2xx, and every payment is
 // also sent a second time (a duplicate). Afterwards every payment was
 // applied exactly once with exactly one token, token counts per device are
-// unique and increasing, and every event reached the CRM at least once,
-// repeats only under the same webhook-id with the same body.
-//
-// No SMS subsystem exists yet (only the adapters' SMSSender capability),
-// so "no SMS sent twice for one cause" is not covered here.
+// unique and increasing, every event reached the CRM at least once,
+// repeats only under the same webhook-id with the same body, and every
+// applied payment's confirmation reached the fake SMS provider once (see
+// checkSMS for the one repeat a kill may cause).
 func TestCrash(t *testing.T) {
 	for _, kind := range stores {
 		t.Run(kind, func(t *testing.T) {
@@ -39,6 +38,10 @@ func testCrash(t *testing.T, kind string) {
 	)
 	payments := envInt(t, "RESIL_PAYMENTS", 150)
 	w := newWorld(t, kind, contracts)
+	w.withSMS()
+	// The provider refuses the first two sends (503): they are retried
+	// from the store, across the kills.
+	w.sms.FailNext(2, 503)
 	g := w.newGateway("gw", "")
 	g.start()
 
@@ -55,13 +58,18 @@ func testCrash(t *testing.T, kind string) {
 	sent := make(chan error, 1)
 	go func() { sent <- tc.run(ctx) }()
 	var downtime time.Duration
+	var marks []int // messages the SMS provider had accepted at each kill
 	for k := range kills {
 		time.Sleep(time.Duration(300+rng.IntN(1700)) * time.Millisecond)
 		before := tc.sends.Load()
 		g.kill()
 		t0 := time.Now()
-		t.Logf("kill %d: SIGKILL after %d sends, %d deliveries at the CRM", k+1, before, len(w.crm.Received()))
-		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
+		// At least 50 ms down, so that a send the process wrote before it
+		// died has reached the provider before the mark.
+		time.Sleep(time.Duration(50+rng.IntN(450)) * time.Millisecond)
+		marks = append(marks, len(w.sms.Messages()))
+		t.Logf("kill %d: SIGKILL after %d sends, %d deliveries at the CRM, %d SMS at the provider",
+			k+1, before, len(w.crm.Received()), marks[k])
 		g.start()
 		downtime += time.Since(t0)
 	}
@@ -76,6 +84,13 @@ func testCrash(t *testing.T, kind string) {
 	d := checkWebhooks(t, w, false, 2*jobLease+time.Minute)
 	t.Logf("webhooks: %v", d)
 	checkPayments(t, w, storm)
+	// Sends in flight at a kill wait out their lease too; the refused
+	// ones their retry (30 s).
+	s := checkSMS(t, w, marks, 2*jobLease+time.Minute)
+	t.Logf("sms: %v", s)
+	if s.payments != len(storm.Payments()) || s.accepted < s.payments || s.attempts < s.accepted+2 {
+		t.Errorf("sms: %v; want %d payments, each confirmed, and the two refused requests", s, len(storm.Payments()))
+	}
 	checkTokensAPI(t, w, g, storm)
 	g.stop()
 }

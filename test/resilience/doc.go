@@ -4,9 +4,10 @@
 // as subprocesses on a seeded store, fire M-Pesa C2B confirmations at them
 // over HTTP as a telco would (re-sending whatever did not get a 2xx), kill
 // them with SIGKILL, cut their database connection, run three of them on
-// one PostgreSQL schema, and then check through the store, the API and a
-// fake CRM that every payment was applied once, every token issued once and
-// every event delivered.
+// one PostgreSQL schema, and then check through the store, the API, a
+// fake CRM and a fake SMS provider that every payment was applied once,
+// every token issued once, every event delivered and (in the crash test)
+// every payment's confirmation sent once.
 //
 // Everything is in the package's tests; this file only names the package.
 // Sizes are small by default so that `make test` stays fast; environment

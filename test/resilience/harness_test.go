@@ -29,6 +29,7 @@ import (
 	"github.com/payg-gateway/gateway/core/secretbox"
 	"github.com/payg-gateway/gateway/core/sqlite"
 	"github.com/payg-gateway/gateway/test/fakecrm"
+	"github.com/payg-gateway/gateway/test/fakesms"
 	"github.com/payg-gateway/gateway/test/load/loadtest"
 )
 
@@ -113,6 +114,10 @@ type store interface {
 	core.JobService
 }
 
+// jobWorkers is the gateways' job workers: at most this many jobs (webhook
+// deliveries, text message sends) are in flight when one is killed.
+const jobWorkers = 4
+
 // jobLease is the gateways' job lease: a delivery whose gateway was killed
 // runs again this long after it was claimed.
 const jobLease = 20 * time.Second
@@ -135,6 +140,9 @@ type world struct {
 	endpoint core.WebhookEndpoint
 	apiKey   string
 	dir      string
+	// sms, when set (withSMS), is the fake SMS provider the gateways'
+	// Africa's Talking instance sends through.
+	sms *fakesms.Server
 }
 
 // newWorld migrates a fresh store of kind ("sqlite", or "postgres" in its
@@ -282,13 +290,21 @@ func (w *world) newGateway(name, via string) *gateway {
 		"master_key":   w.masterKey,
 		"auto_migrate": true,
 		"log":          map[string]any{"level": "info", "format": "json"},
-		"webhooks":     map[string]any{"allow_loopback": true, "lease": jobLease.String(), "workers": 4},
+		"webhooks":     map[string]any{"allow_loopback": true, "lease": jobLease.String(), "workers": jobWorkers},
 		"api":          map[string]any{"rate_limit_per_second": 0},
 		"http":         map[string]any{"shutdown_timeout": "10s"},
 		"instances": []any{map[string]any{
 			"name": loadtest.Instance, "adapter": "payments.mpesa", "tenant": loadtest.Tenant, "currency": "KES",
 			"settings": map[string]any{"short_code": "600123", "callback_secret": w.secret, "allowed_cidrs": []any{"127.0.0.0/8"}},
 		}},
+	}
+	if w.sms != nil {
+		cfg["instances"] = append(cfg["instances"].([]any), map[string]any{
+			"name": smsInstance, "adapter": "sms.africastalking", "tenant": loadtest.Tenant, "currency": "KES",
+			"settings": map[string]any{"username": smsUsername, "api_key": smsAPIKey, "base_url": w.sms.URL(),
+				"callback_secret": w.secret},
+		})
+		cfg["sms"] = map[string]any{"instance": smsInstance}
 	}
 	b, err := json.MarshalIndent(cfg, "", "  ") // JSON is YAML
 	if err != nil {

@@ -19,21 +19,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/payg-gateway/gateway/cmd/gateway/app"
 	"github.com/payg-gateway/gateway/core"
-	"github.com/payg-gateway/gateway/core/payg"
 	"github.com/payg-gateway/gateway/core/postgres"
 	"github.com/payg-gateway/gateway/core/postgres/pgtest"
 	"github.com/payg-gateway/gateway/core/sqlite"
 )
 
-// Store is what the gateway needs of a store (cmd/gateway's
-// gatewayStore): the core store, the PAYG one, the job queue and the
-// webhook endpoints.
+// Store is what the gateway needs of a store (app.Store): both SQL
+// stores are one.
 type Store interface {
-	core.Store
-	payg.Store
-	core.JobQueue
-	core.WebhookStore
+	app.Store
 }
 
 // Target is one migrated store under test, on its own database.
