@@ -286,7 +286,12 @@ func newCallbacks(ctx context.Context, o Options, svc *payg.Service) (*callbacks
 		checked, _ := ic.Check() // Provision has checked it
 		instances = append(instances, callbacks.Instance{Config: checked, Adapter: a})
 	}
-	return callbacks.New(svc, instances, o.Clock, o.Logger, o.Registry)
+	host, err := callbacks.New(svc, instances, o.Clock, o.Logger, o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	host.SetTimeout(o.Config.HTTP.CallbackTimeout)
+	return host, nil
 }
 
 // newJobs returns the runner of durable jobs: webhook deliveries, the
