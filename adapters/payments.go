@@ -80,6 +80,15 @@ type StatusQuerier interface {
 	QueryStatus(ctx context.Context, ref PaymentRef) (*PaymentStatus, error)
 }
 
+// ReceiptQuerier is a StatusQuerier that, as configured, can ask about a
+// payment knowing only the provider's transaction id (PaymentRef with
+// ProviderTxID alone), as M-Pesa Transaction Status can. Operators' status
+// queries (POST /v1/status-queries) need it.
+type ReceiptQuerier interface {
+	StatusQuerier
+	QueriesByReceipt() bool
+}
+
 // PaymentStatus is a status query's answer.
 type PaymentStatus struct {
 	// Notice is the payment as the provider now reports it; apply it like

@@ -242,6 +242,10 @@ func (a *Adapter) QueryStatus(ctx context.Context, ref adapters.PaymentRef) (*ad
 	return nil, fmt.Errorf("mpesa: query status: %w: a receipt needs settings.initiator and security_credential, a CheckoutRequestID needs stk_passkey, both need consumer_key and consumer_secret", adapters.ErrNotConfigured)
 }
 
+// QueriesByReceipt reports whether the instance can send Transaction
+// Status queries: it needs initiator settings and API credentials.
+func (a *Adapter) QueriesByReceipt() bool { return a.s.Initiator != "" && a.client != nil }
+
 // queryTransaction sends a Transaction Status query for a receipt (§1.6).
 func (a *Adapter) queryTransaction(ctx context.Context, receipt string) (*adapters.PaymentStatus, error) {
 	req := statusQueryRequest{

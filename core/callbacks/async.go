@@ -105,8 +105,10 @@ func (h *Host) StartStatusQuery(ctx context.Context, tenant, instance, receipt s
 	case receipt == "":
 		return payg.AsyncRequest{}, core.Errorf(core.EINVALID, "receipt: required")
 	}
-	if _, ok := in.Adapter.(adapters.StatusQuerier); !ok {
-		return payg.AsyncRequest{}, core.Errorf(core.EINVALID, "instance %q (%s) cannot query a payment's status", instance, in.Config.Adapter)
+	if q, ok := in.Adapter.(adapters.ReceiptQuerier); !ok || !q.QueriesByReceipt() {
+		return payg.AsyncRequest{}, core.Errorf(core.EINVALID,
+			"instance %q (%s) cannot ask about a payment by its receipt (M-Pesa needs settings.initiator, security_credential, consumer_key and consumer_secret)",
+			instance, in.Config.Adapter)
 	}
 	r, err := h.svc.RecordAsyncRequest(ctx, tenant, payg.NewAsyncRequest{Instance: instance, Operation: payg.OperationStatusQuery,
 		ProviderTxID: receipt, MaxAttempts: h.async.MaxAttempts})

@@ -107,6 +107,9 @@ func TestOutcomeNotRecordedIsNotAcknowledged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gateway.db")
 	clock := coretest.NewClock(time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC))
 	g := openMpesaGateway(t, path, clock)
+	if _, err := g.host.StartStatusQuery(ctx, core.DefaultTenantID, "ke-paybill", "TEST0A1B2C"); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("status query through an instance without initiator settings: %v, want EINVALID", err)
+	}
 
 	if resp := g.post(t, "status-result", "transaction_status_result_failed.json"); resp.Status != http.StatusOK {
 		t.Fatalf("result of an unknown query answered %d, want 200", resp.Status)
