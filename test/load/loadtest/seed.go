@@ -137,6 +137,13 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
 	}
+	// As after any bulk load: without statistics PostgreSQL's planner
+	// scans every device link to read one contract.
+	if a, ok := st.(interface{ Analyze(context.Context) error }); ok {
+		if err := a.Analyze(ctx); err != nil {
+			return nil, fmt.Errorf("loadtest: seed: %w", err)
+		}
+	}
 	return f, nil
 }
 
