@@ -161,8 +161,14 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { sweepStatuses(ctx, g.PAYG, g.o.Logger, StatusSweepInterval) })
-	wg.Go(func() { sweepReminders(ctx, g.Messaging, g.o.Logger, g.o.Config.SMS.ReminderInterval) })
+	// Time-driven status changes (late, defaulted) are announced, and
+	// the reminders due (core/messaging) stored, every interval.
+	wg.Go(func() {
+		sweep(ctx, g.o.Logger, StatusSweepInterval, "status sweep", "contract statuses changed with time", "announced", g.PAYG.SweepStatuses)
+	})
+	wg.Go(func() {
+		sweep(ctx, g.o.Logger, g.o.Config.SMS.ReminderInterval, "reminder sweep", "reminders queued", "messages", g.Messaging.SweepReminders)
+	})
 	jobsDone := make(chan error, 1)
 	go func() { jobsDone <- g.Jobs.Run(ctx) }()
 	err := g.Server.Serve(ctx, ln)
@@ -355,9 +361,9 @@ func registerSMS(r *jobs.Runner, o Options, host *callbacks.Host, msgs *messagin
 	return nil
 }
 
-// sweepStatuses announces time-driven status changes (late, defaulted)
-// every interval until ctx ends.
-func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, interval time.Duration) {
+// sweep runs fn every interval until ctx ends, logging a failure as
+// "<what> failed" and a positive count as done.
+func sweep(ctx context.Context, log *slog.Logger, interval time.Duration, what, done, unit string, fn func(context.Context) (int, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -366,31 +372,11 @@ func sweepStatuses(ctx context.Context, svc *payg.Service, log *slog.Logger, int
 			return
 		case <-t.C:
 		}
-		n, err := svc.SweepStatuses(ctx)
+		n, err := fn(ctx)
 		if err != nil && ctx.Err() == nil {
-			log.Error("status sweep failed", "error", err)
+			log.Error(what+" failed", "error", err)
 		} else if n > 0 {
-			log.Info("contract statuses changed with time", "announced", n)
-		}
-	}
-}
-
-// sweepReminders stores the reminders due (core/messaging) every interval
-// until ctx ends.
-func sweepReminders(ctx context.Context, msgs *messaging.Service, log *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := msgs.SweepReminders(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Error("reminder sweep failed", "error", err)
-		} else if n > 0 {
-			log.Info("reminders queued", "messages", n)
+			log.Info(done, unit, n)
 		}
 	}
 }
