@@ -303,15 +303,11 @@ func TestMoMoLostAnswer(t *testing.T) {
 	if n := len(g.momo.Requests()); n != 1 {
 		t.Errorf("MoMo received %d requests, want 1", n)
 	}
-	metrics := g.metrics(t)
-	for _, line := range []string{
+	// The step is counted just after the settling transaction commits,
+	// so the request can be seen settled a moment before the count.
+	g.awaitMetrics(t, 5*time.Second,
 		`gateway_payment_requests_total{instance="ug-momo",step="unknown"} 1`,
-		`gateway_payment_requests_total{instance="ug-momo",step="settled_by_check"} 1`,
-	} {
-		if !strings.Contains(metrics, line) {
-			t.Errorf("/metrics lacks %s", line)
-		}
-	}
+		`gateway_payment_requests_total{instance="ug-momo",step="settled_by_check"} 1`)
 	var rq payg.PaymentRequest
 	rq, err := g.svc.PaymentRequest(context.Background(), tenantID, prID)
 	if err != nil || rq.Initiations != 1 {
@@ -531,13 +527,35 @@ func TestMoMoMalformedCallbackResolved(t *testing.T) {
 func newKey() string { return "k-" + randomHex() }
 
 // metrics reads the gateway's /metrics.
-func (g *gateway) metrics(t *testing.T) string {
+// awaitMetrics waits until /metrics holds every line, and reports the
+// lines still missing when the time is up.
+func (g *gateway) awaitMetrics(t *testing.T, timeout time.Duration, lines ...string) {
 	t.Helper()
-	resp, err := http.Get(g.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	var missing []string
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(g.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing = missing[:0]
+		for _, line := range lines {
+			if !strings.Contains(string(b), line) {
+				missing = append(missing, line)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	for _, line := range missing {
+		t.Errorf("/metrics lacks %s", line)
+	}
 }
