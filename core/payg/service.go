@@ -25,7 +25,11 @@ type Service struct {
 	engines map[TokenScheme]TokenEngine
 	subs    []EventSubscriber
 	log     *slog.Logger
-	zones   sync.Map // time zone name → *time.Location, loaded once
+	// known holds each tenant read so far with its time zone (id →
+	// knownTenant). Tenants are never changed or deleted once created
+	// (core.TenantService has no such call), so an entry never goes stale
+	// and a payment needs no read of its tenant.
+	known sync.Map
 	// sweepTimeout bounds each store call of SweepStatuses.
 	sweepTimeout time.Duration
 }
@@ -102,19 +106,25 @@ func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 var errRetry = errors.New("payg: retry transaction")
 
 func (s *Service) location(ctx context.Context, tenant string) (*time.Location, core.Tenant, error) {
+	if k, ok := s.known.Load(tenant); ok {
+		return k.(knownTenant).loc, k.(knownTenant).tenant, nil
+	}
 	t, err := s.tenants.Tenant(ctx, tenant)
 	if err != nil {
 		return nil, core.Tenant{}, err
-	}
-	if loc, ok := s.zones.Load(t.TimeZone); ok {
-		return loc.(*time.Location), t, nil
 	}
 	loc, err := time.LoadLocation(t.TimeZone)
 	if err != nil {
 		return nil, core.Tenant{}, fmt.Errorf("payg: tenant %s time zone: %w", tenant, err)
 	}
-	s.zones.Store(t.TimeZone, loc)
+	s.known.Store(tenant, knownTenant{tenant: t, loc: loc})
 	return loc, t, nil
+}
+
+// knownTenant is an entry of Service.known.
+type knownTenant struct {
+	tenant core.Tenant
+	loc    *time.Location
 }
 
 // CustomerInput is a new customer.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
@@ -90,16 +91,21 @@ func (t *txn) DeviceBySerial(ctx context.Context, tenant, serial string) (payg.D
 }
 
 func (t *txn) LockDevice(ctx context.Context, tenant, id string) (payg.Device, error) {
+	if d, ok := t.lockedDevices[id]; ok && d.TenantID == tenant {
+		return d, nil // locked and read with its contract (lockContract)
+	}
 	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`+t.d.ForUpdate, tenant, id))
 	return d, t.one(err, "device", id)
 }
 
 func (t *txn) UpdateDevice(ctx context.Context, d payg.Device) error {
+	delete(t.lockedDevices, d.ID)
 	return t.later(ctx, t.one1("device", d.ID), `UPDATE devices SET counter = ?, token_carry = ?, unlocked = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		d.Counter, d.TokenCarry, d.Unlocked, t.d.Time(d.UpdatedAt), d.TenantID, d.ID)
 }
 
 func (t *txn) UpdateDeviceKey(ctx context.Context, tenant, id string, sealed []byte) error {
+	delete(t.lockedDevices, id)
 	res, err := t.exec(ctx, `UPDATE devices SET sealed_key = ? WHERE tenant_id = ? AND id = ?`, sealed, tenant, id)
 	return t.affected(res, err, "device", id)
 }
@@ -227,14 +233,14 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 var contractWithDevices = `SELECT ` + prefixed("c.", contractCols) + `, cd.device_id FROM contracts c
 	LEFT JOIN contract_devices cd ON cd.contract_id = c.id WHERE `
 
-// contract reads the one contract matching where, with its devices; lock
-// takes its row lock (the contract's row only) until the transaction ends.
+// contract reads the one contract matching where, with its devices' ids;
+// lock takes the row locks of the contract and its devices until the
+// transaction ends, and keeps the devices read for LockDevice.
 func (t *txn) contract(ctx context.Context, where string, lock bool, what, id string, args ...any) (payg.Contract, error) {
-	q := contractWithDevices + where + ` ORDER BY cd.device_id`
-	if lock && t.d.ForUpdate != "" {
-		q += t.d.ForUpdate + " OF c"
+	if lock {
+		return t.lockContract(ctx, where, what, id, args...)
 	}
-	rows, err := t.query(ctx, q, args...)
+	rows, err := t.query(ctx, contractWithDevices+where+` ORDER BY cd.device_id`, args...)
 	if err != nil {
 		return payg.Contract{}, err
 	}
@@ -268,6 +274,76 @@ func (t *txn) contract(ctx context.Context, where string, lock bool, what, id st
 		return payg.Contract{}, notFound(what, id)
 	}
 	return c, nil
+}
+
+// lockContract is contract with its locks. A payment locks its
+// contract and then the devices it issues tokens for, so the devices'
+// rows are locked and read in the same statement: PostgreSQL locks them
+// first (in the lateral subquery), the contract then, which is also the
+// order of callers that lock a device before its contract. The devices
+// read are the latest versions, as FOR UPDATE returns them.
+func (t *txn) lockContract(ctx context.Context, where, what, id string, args ...any) (payg.Contract, error) {
+	devices, lock := `LEFT JOIN devices d ON d.id = cd.device_id`, ""
+	if t.d.ForUpdate != "" {
+		devices = `LEFT JOIN LATERAL (SELECT ` + deviceCols + ` FROM devices WHERE id = cd.device_id` + t.d.ForUpdate + `) d ON true`
+		lock = t.d.ForUpdate + " OF c"
+	}
+	q := `SELECT ` + prefixed("c.", contractCols) + `, cd.device_id, ` + prefixed("d.", deviceCols) + ` FROM contracts c
+	LEFT JOIN contract_devices cd ON cd.contract_id = c.id ` + devices + ` WHERE ` + where + ` ORDER BY cd.device_id` + lock
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return payg.Contract{}, err
+	}
+	defer rows.Close()
+	var c payg.Contract
+	found := false
+	for rows.Next() {
+		var dev sql.NullString
+		var nd nullDevice
+		next, err := scanContract(rows, append([]any{&dev}, nd.dest()...)...)
+		if err != nil {
+			return payg.Contract{}, t.d.Translate(err)
+		}
+		if !found {
+			c, found = next, true
+		}
+		if dev.Valid {
+			c.DeviceIDs = append(c.DeviceIDs, dev.String)
+			if t.lockedDevices == nil {
+				t.lockedDevices = map[string]payg.Device{}
+			}
+			t.lockedDevices[dev.String] = nd.device()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return payg.Contract{}, t.d.Translate(err)
+	}
+	if !found {
+		return payg.Contract{}, notFound(what, id)
+	}
+	return c, nil
+}
+
+// nullDevice scans deviceCols from the nullable side of an outer join
+// (NULL when the contract has no device).
+type nullDevice struct {
+	id, tenant, ext, serial, scheme sql.NullString
+	key                             []byte
+	start, divider, counter, carry  sql.NullInt64
+	restricted, unlocked            sql.NullBool
+	created, updated                time.Time
+}
+
+func (n *nullDevice) dest() []any {
+	return []any{&n.id, &n.tenant, &n.ext, &n.serial, &n.scheme, scanBytes{&n.key}, &n.start,
+		&n.divider, &n.restricted, &n.counter, &n.carry, &n.unlocked, scanTime{&n.created}, scanTime{&n.updated}}
+}
+
+func (n *nullDevice) device() payg.Device {
+	return payg.Device{ID: n.id.String, TenantID: n.tenant.String, ExternalID: n.ext.String, Serial: n.serial.String,
+		Scheme: payg.TokenScheme(n.scheme.String), SealedKey: n.key, StartingCode: n.start.Int64,
+		ValueDivider: int(n.divider.Int64), Restricted: n.restricted.Bool, Counter: n.counter.Int64,
+		TokenCarry: n.carry.Int64, Unlocked: n.unlocked.Bool, CreatedAt: n.created, UpdatedAt: n.updated}
 }
 
 func (t *txn) Contract(ctx context.Context, tenant, id string) (payg.Contract, error) {

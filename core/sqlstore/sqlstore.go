@@ -283,6 +283,9 @@ type txn struct {
 	// forget them.
 	ledgerSeq, eventSeq map[string]int64
 	endpoints           map[string][]core.WebhookEndpoint
+	// lockedDevices are the devices locked and read with their contract
+	// (lockContract), until this transaction writes them.
+	lockedDevices map[string]payg.Device
 	// detached runs statements without their caller's cancellation (a
 	// group transaction, where interrupting one caller's statement could
 	// roll back the others' work).
@@ -301,7 +304,7 @@ type txn struct {
 // forget drops what the txn remembered of rows it read, after a savepoint
 // rolled back writes it may have counted on.
 func (t *txn) forget() {
-	t.ledgerSeq, t.eventSeq = nil, nil
+	t.ledgerSeq, t.eventSeq, t.lockedDevices = nil, nil, nil
 }
 
 // querier is what txn runs statements on: a *sql.Tx, or a *sql.DB.
@@ -397,6 +400,16 @@ func (t *txn) queryRow(ctx context.Context, q string, args ...any) scanner {
 func (t *txn) query(ctx context.Context, q string, args ...any) (Rows, error) {
 	if err := t.flush(ctx); err != nil {
 		return nil, err
+	}
+	return t.queryKeepHeld(ctx, q, args...)
+}
+
+// queryKeepHeld is query for a read of tables the held inserts (events,
+// jobs) do not touch: they stay held, to go in one statement with the
+// rows held after it. An earlier failure of theirs still fails it.
+func (t *txn) queryKeepHeld(ctx context.Context, q string, args ...any) (Rows, error) {
+	if t.held != nil {
+		return nil, t.held
 	}
 	ctx, q = t.prep(ctx, q)
 	if t.pipe != nil {

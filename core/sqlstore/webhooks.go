@@ -244,7 +244,9 @@ func (t *txn) EnabledWebhookEndpoints(ctx context.Context, tenant string) ([]cor
 }
 
 func (t *txn) enabledWebhookEndpoints(ctx context.Context, tenant string) ([]core.WebhookEndpoint, error) {
-	rows, err := t.query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE tenant_id = ? AND enabled = ? ORDER BY created_at, id`, tenant, true)
+	// The events being raised stay held: the endpoints are asked for while
+	// the first of them is handed to the subscribers.
+	rows, err := t.queryKeepHeld(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE tenant_id = ? AND enabled = ? ORDER BY created_at, id`, tenant, true)
 	if err != nil {
 		return nil, err
 	}

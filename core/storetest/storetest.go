@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RotateKeys", func(t *testing.T) { testRotateKeys(t, h) })
 	t.Run("SweepStatuses", func(t *testing.T) { testSweepStatuses(t, h) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, h) })
+	t.Run("LockContractDevices", func(t *testing.T) { testLockContractDevices(t, h) })
 	t.Run("PaymentStatements", func(t *testing.T) { testPaymentStatements(t, h) })
 	t.Run("GroupCommit", func(t *testing.T) { testGroupCommit(t, h) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, h) })
