@@ -157,17 +157,14 @@ func (s *Service) applyNotice(ctx context.Context, tx Tx, tenant string, loc *ti
 }
 
 // savePayment inserts p, or updates it when a pending payment became final.
-// A duplicate key means a concurrent transaction stored the same notice
-// first: run again, and this time it is a duplicate.
+// A duplicate key (ErrConcurrentWrite, which inTx retries) means a
+// concurrent transaction stored the same notice first: run again, and this
+// time it is a duplicate.
 func (s *Service) savePayment(ctx context.Context, tx Tx, p Payment, update bool) error {
 	if update {
 		return tx.UpdatePayment(ctx, p)
 	}
-	err := tx.InsertPayment(ctx, p)
-	if core.ErrorCode(err) == core.ECONFLICT {
-		return errRetry
-	}
-	return err
+	return tx.InsertPayment(ctx, p)
 }
 
 // match finds and locks the contract a payment is for (see find). A reason

@@ -87,7 +87,7 @@ func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 			err = s.store.InTx(ctx, fn)
 		}
 		code := core.ErrorCode(err)
-		if !errors.Is(err, errRetry) && code != core.EUNAVAILABLE {
+		if !errors.Is(err, errRetry) && !errors.Is(err, ErrConcurrentWrite) && code != core.EUNAVAILABLE {
 			return err
 		}
 		if attempt < maxAttempts {
@@ -104,6 +104,12 @@ func (s *Service) inTx(ctx context.Context, fn func(Tx) error) error {
 // errRetry marks a transaction to run again: it lost a race it can win on
 // a second look (e.g. a duplicate payment committed by a concurrent call).
 var errRetry = errors.New("payg: retry transaction")
+
+// ErrConcurrentWrite is what a store's error wraps when a write lost a
+// race to a concurrent transaction that committed the same key first (a
+// payment's provider transaction id). The transaction is run again, and
+// then sees what the other one committed.
+var ErrConcurrentWrite = errors.New("payg: a concurrent transaction wrote the same key")
 
 func (s *Service) location(ctx context.Context, tenant string) (*time.Location, core.Tenant, error) {
 	if k, ok := s.known.Load(tenant); ok {

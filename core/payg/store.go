@@ -138,8 +138,9 @@ type Tx interface {
 	InsertDevice(ctx context.Context, d Device) error
 	InsertPlan(ctx context.Context, p Plan) error
 	InsertContract(ctx context.Context, c Contract) error
-	// InsertPayment fails with ECONFLICT when (Instance, ProviderTxID) is
-	// taken.
+	// InsertPayment fails with ErrConcurrentWrite when (Instance,
+	// ProviderTxID) is taken: at once, or, where writes are deferred,
+	// with the transaction's next statement or its commit.
 	InsertPayment(ctx context.Context, p Payment) error
 	UpdatePayment(ctx context.Context, p Payment) error
 	LockContract(ctx context.Context, tenant, id string) (Contract, error)

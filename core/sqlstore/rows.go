@@ -452,12 +452,23 @@ func nullString(s string) any {
 	return s
 }
 
+// InsertPayment is deferred (later): a payment's key taken by a concurrent
+// transaction leaves the row out without aborting the transaction, and its
+// check then fails the transaction with payg.ErrConcurrentWrite, which the
+// service runs again.
 func (t *txn) InsertPayment(ctx context.Context, p payg.Payment) error {
-	_, err := t.exec(ctx, `INSERT INTO payments (`+paymentCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	taken := func(r sql.Result) error {
+		n, err := r.RowsAffected()
+		if err == nil && n == 0 {
+			err = fmt.Errorf("payment %s/%s: %w", p.Instance, p.ProviderTxID, payg.ErrConcurrentWrite)
+		}
+		return err
+	}
+	return t.later(ctx, taken, `INSERT INTO payments (`+paymentCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (instance, provider_tx_id) DO NOTHING`,
 		p.ID, p.TenantID, p.Instance, p.ProviderTxID, p.RequestID, p.Status, p.Amount.Amount, string(p.Amount.Currency),
 		p.AccountRef, p.PayerMSISDN, p.PayerMSISDNHash, p.PayerName, nullString(p.ContractID), t.nullTime(p.OccurredAt),
 		t.d.Time(p.ReceivedAt), p.Reason, p.Raw)
-	return err
 }
 
 func (t *txn) UpdatePayment(ctx context.Context, p payg.Payment) error {

@@ -72,13 +72,15 @@ type Store struct {
 	// statements counts the SQL statements run, trips the times the store
 	// waited for the database's answer, for tests and diagnostics.
 	statements, trips atomic.Int64
+	// numbered holds queries as rewritten for a Numbered dialect.
+	numbered *rebindCache
 }
 
 var _ payg.Store = (*Store)(nil)
 
 // New returns a Store whose times (job claims, leases) come from clock.
 func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
-	s := &Store{write: write, read: read, d: d, clock: clock}
+	s := &Store{write: write, read: read, d: d, clock: clock, numbered: &rebindCache{m: map[string]string{}}}
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
 		s.group = &groupQueue{}
@@ -186,7 +188,7 @@ func (s *Store) read1(ctx context.Context, fn func(*txn) error) error {
 
 // txn returns a txn running its statements on q.
 func (s *Store) txn(q querier) *txn {
-	return &txn{q: q, d: s.d, clock: s.clock, count: &s.statements, trips: &s.trips}
+	return &txn{q: q, d: s.d, clock: s.clock, count: &s.statements, trips: &s.trips, numbered: s.numbered}
 }
 
 // stmtCache holds statements prepared once on a pool. A statement is
@@ -260,11 +262,12 @@ func (s *Store) View(ctx context.Context, fn func(payg.Reader) error) error {
 // txn implements payg.Tx on one *sql.Tx. (Store.conn also wraps a pool in
 // it, for a single statement that needs no transaction.)
 type txn struct {
-	q     querier
-	d     Dialect
-	clock core.Clock
-	count *atomic.Int64
-	trips *atomic.Int64
+	q        querier
+	d        Dialect
+	clock    core.Clock
+	count    *atomic.Int64
+	trips    *atomic.Int64
+	numbered *rebindCache
 	// In a write transaction of a SingleWriter store: the transaction,
 	// the store's prepared statements, this transaction's handles on them,
 	// and the queries that were not prepared yet.
@@ -327,6 +330,37 @@ func (t *txn) rebind(q string) string {
 	if !t.d.Numbered {
 		return q
 	}
+	return t.numbered.get(q)
+}
+
+// rebindCache remembers rewritten queries: the store's statements are
+// a bounded set of texts, each rewritten once instead of per statement.
+type rebindCache struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+// maxRebound bounds the cache, should some query text be built from data.
+const maxRebound = 4096
+
+func (c *rebindCache) get(q string) string {
+	c.mu.RLock()
+	r, ok := c.m[q]
+	c.mu.RUnlock()
+	if ok {
+		return r
+	}
+	r = numberPlaceholders(q)
+	c.mu.Lock()
+	if len(c.m) < maxRebound {
+		c.m[q] = r
+	}
+	c.mu.Unlock()
+	return r
+}
+
+// numberPlaceholders rewrites each '?' of q as $1, $2, ….
+func numberPlaceholders(q string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range q {

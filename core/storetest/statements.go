@@ -42,9 +42,9 @@ const (
 // the next statement (PostgreSQL), counting BEGIN (sent with the first
 // statement) and COMMIT; a tenant's first payment also reads the tenant.
 const (
-	maxAppliedRoundTrips   = 7 // (tenant,) payment by key (+BEGIN), contract and devices locked, insert payment, seq counters, endpoints, COMMIT
+	maxAppliedRoundTrips   = 6 // (tenant,) payment by key (+BEGIN), contract and devices locked, seq counters (+ payment insert), endpoints, COMMIT
 	maxDuplicateRoundTrips = 2 // payment by key, commit
-	maxSuspenseRoundTrips  = 6
+	maxSuspenseRoundTrips  = 5
 )
 
 func testPaymentStatements(t *testing.T, h Harness) {

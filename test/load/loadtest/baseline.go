@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/payg-gateway/gateway/adapters"
-	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/payg"
 )
 
@@ -102,7 +101,7 @@ func (h baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	// A duplicate TransID was committed before: acknowledge it again.
-	if err != nil && core.ErrorCode(err) != core.ECONFLICT {
+	if err != nil && !errors.Is(err, payg.ErrConcurrentWrite) {
 		http.Error(w, "not stored", http.StatusServiceUnavailable)
 		return
 	}
