@@ -2,7 +2,6 @@ package callbacks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -142,15 +141,12 @@ func (h *Host) AsyncHandler() jobs.Handler {
 
 func (h *Host) handleAsync(ctx context.Context, j core.Job) error {
 	var p payg.AsyncJob
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return jobs.Permanent(fmt.Errorf("asynchronous request job %s: %w", j.ID, err))
+	if err := decodeJob(j, "asynchronous request", &p); err != nil {
+		return err
 	}
 	r, err := h.svc.AsyncRequest(ctx, p.Tenant, p.ID)
 	if err != nil {
-		if core.ErrorCode(err) == core.ENOTFOUND {
-			return jobs.Permanent(err)
-		}
-		return err
+		return loadFailed(err)
 	}
 	log := h.log.With("async_request", r.ID, "instance", r.Instance, "operation", r.Operation)
 	if p.Watch > 0 {
@@ -173,13 +169,9 @@ func (h *Host) handleAsync(ctx context.Context, j core.Job) error {
 		return giveUp(fmt.Sprintf("instance %s cannot send a %s", r.Instance, r.Operation))
 	}
 	ref := adapters.PaymentRef{RequestID: r.RefRequestID, ProviderRef: r.RefProviderRef, ProviderTxID: r.RefProviderTxID}
-	cctx, cancel := context.WithTimeout(ctx, h.policy.CallTimeout)
-	defer cancel()
-	st, err := q.QueryStatus(cctx, ref)
-	var pe *adapters.ProviderError
+	st, err := h.queryStatus(ctx, q, ref)
 	switch {
-	case errors.Is(err, adapters.ErrNotConfigured), errors.Is(err, adapters.ErrPaymentNotFound),
-		core.ErrorCode(err) == core.EINVALID, errors.As(err, &pe) && !pe.Retryable:
+	case cannotTell(err):
 		return giveUp("the provider cannot be asked: " + err.Error())
 	case err != nil && j.Attempts >= j.MaxAttempts:
 		return giveUp("not sent after " + fmt.Sprint(j.Attempts) + " tries: " + err.Error())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,15 +132,12 @@ func (h *Host) RequestHandler() jobs.Handler {
 
 func (h *Host) handleRequest(ctx context.Context, j core.Job) error {
 	var p payg.RequestJob
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return jobs.Permanent(fmt.Errorf("payment request job %s: %w", j.ID, err))
+	if err := decodeJob(j, "payment request", &p); err != nil {
+		return err
 	}
 	r, err := h.svc.PaymentRequest(ctx, p.Tenant, p.ID)
 	if err != nil {
-		if core.ErrorCode(err) == core.ENOTFOUND {
-			return jobs.Permanent(err)
-		}
-		return err
+		return loadFailed(err)
 	}
 	if r.Status.Final() {
 		return nil
@@ -266,9 +262,7 @@ func (h *Host) check(ctx context.Context, log *slog.Logger, in Instance, r payg.
 	if ref.ProviderRef == "" {
 		ref.ProviderRef = r.ReferenceID // the initiation's answer was lost
 	}
-	cctx, cancel := context.WithTimeout(ctx, h.policy.CallTimeout)
-	defer cancel()
-	st, err := q.QueryStatus(cctx, ref)
+	st, err := h.queryStatus(ctx, q, ref)
 	h.step(r.Instance, "checked")
 	if next.Status == payg.RequestUnknown {
 		h.step(r.Instance, "expired")
@@ -466,15 +460,12 @@ func (h *Host) QuarantineHandler() jobs.Handler {
 
 func (h *Host) handleQuarantine(ctx context.Context, j core.Job) error {
 	var p payg.QuarantineJob
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return jobs.Permanent(fmt.Errorf("quarantine job %s: %w", j.ID, err))
+	if err := decodeJob(j, "quarantine", &p); err != nil {
+		return err
 	}
 	q, err := h.svc.QuarantinedCallback(ctx, p.Tenant, p.ID)
 	if err != nil {
-		if core.ErrorCode(err) == core.ENOTFOUND {
-			return jobs.Permanent(err)
-		}
-		return err
+		return loadFailed(err)
 	}
 	in, ok := h.instances[q.Instance]
 	if q.Status != "open" || !ok {
@@ -485,14 +476,10 @@ func (h *Host) handleQuarantine(ctx context.Context, j core.Job) error {
 		return nil
 	}
 	log := h.log.With("quarantine_id", q.ID, "instance", q.Instance)
-	cctx, cancel := context.WithTimeout(ctx, h.policy.CallTimeout)
-	defer cancel()
 	ref := adapters.PaymentRef{RequestID: q.RequestID, ProviderRef: q.ProviderRef, ProviderTxID: q.ProviderTxID}
-	st, err := qr.QueryStatus(cctx, ref)
-	var pe *adapters.ProviderError
+	st, err := h.queryStatus(ctx, qr, ref)
 	switch {
-	case errors.Is(err, adapters.ErrNotConfigured), errors.Is(err, adapters.ErrPaymentNotFound),
-		core.ErrorCode(err) == core.EINVALID, errors.As(err, &pe) && !pe.Retryable:
+	case cannotTell(err):
 		log.Warn("quarantined callback: the provider cannot tell; left to an operator", "error", err)
 		return nil
 	case err != nil:
