@@ -230,7 +230,7 @@ func (t *txn) InsertContract(ctx context.Context, c payg.Contract) error {
 
 // contractWithDevices selects a contract (alias c) with its devices, one
 // row per device, so a contract is read in one statement.
-var contractWithDevices = `SELECT ` + prefixed("c.", contractCols) + `, cd.device_id FROM contracts c
+var contractWithDevices = `SELECT ` + contractColsC + `, cd.device_id FROM contracts c
 	LEFT JOIN contract_devices cd ON cd.contract_id = c.id WHERE `
 
 // contract reads the one contract matching where, with its devices' ids;
@@ -288,7 +288,7 @@ func (t *txn) lockContract(ctx context.Context, where, what, id string, args ...
 		devices = `LEFT JOIN LATERAL (SELECT ` + deviceCols + ` FROM devices WHERE id = cd.device_id` + t.d.ForUpdate + `) d ON true`
 		lock = t.d.ForUpdate + " OF c"
 	}
-	q := `SELECT ` + prefixed("c.", contractCols) + `, cd.device_id, ` + prefixed("d.", deviceCols) + ` FROM contracts c
+	q := `SELECT ` + contractColsC + `, cd.device_id, ` + deviceColsD + ` FROM contracts c
 	LEFT JOIN contract_devices cd ON cd.contract_id = c.id ` + devices + ` WHERE ` + where + ` ORDER BY cd.device_id` + lock
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
@@ -393,12 +393,12 @@ func (t *txn) contracts(ctx context.Context, q string, args ...any) ([]payg.Cont
 }
 
 func (t *txn) ContractsByDevice(ctx context.Context, tenant, deviceID string) ([]payg.Contract, error) {
-	return t.contracts(ctx, `SELECT `+prefixed("c.", contractCols)+` FROM contracts c JOIN contract_devices cd ON cd.contract_id = c.id
+	return t.contracts(ctx, `SELECT `+contractColsC+` FROM contracts c JOIN contract_devices cd ON cd.contract_id = c.id
 		WHERE c.tenant_id = ? AND cd.device_id = ? ORDER BY c.id`, tenant, deviceID)
 }
 
 func (t *txn) ContractsByPhoneHash(ctx context.Context, tenant, hash string) ([]payg.Contract, error) {
-	return t.contracts(ctx, `SELECT `+prefixed("c.", contractCols)+` FROM contracts c JOIN customers cu ON cu.id = c.customer_id
+	return t.contracts(ctx, `SELECT `+contractColsC+` FROM contracts c JOIN customers cu ON cu.id = c.customer_id
 		WHERE c.tenant_id = ? AND cu.tenant_id = ? AND cu.phone_hash = ? ORDER BY c.id`, tenant, tenant, hash)
 }
 
@@ -423,6 +423,9 @@ func (t *txn) UpdateContract(ctx context.Context, c payg.Contract) error {
 }
 
 // prefixed qualifies each column of a column list with p (a table alias).
+// contractCols and deviceCols of tables aliased c and d.
+var contractColsC, deviceColsD = prefixed("c.", contractCols), prefixed("d.", deviceCols)
+
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
