@@ -422,10 +422,10 @@ func (t *txn) UpdateContract(ctx context.Context, c payg.Contract) error {
 		t.d.Time(c.UpdatedAt), c.TenantID, c.ID, c.Version-1)
 }
 
-// prefixed qualifies each column of a column list with p (a table alias).
 // contractCols and deviceCols of tables aliased c and d.
 var contractColsC, deviceColsD = prefixed("c.", contractCols), prefixed("d.", deviceCols)
 
+// prefixed qualifies each column of a column list with p (a table alias).
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ",")
 	for i, c := range parts {
