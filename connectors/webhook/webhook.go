@@ -186,7 +186,13 @@ func newID(prefix string) string {
 
 // deliveryKey is the job key of event's delivery to endpoint.
 func deliveryKey(endpointID, eventID string) string {
-	return "webhook:" + endpointID + ":" + eventID
+	return deliveryKeyPrefix(endpointID) + eventID
+}
+
+// deliveryKeyPrefix starts the job key of every delivery to endpoint,
+// replays included (core.Job.ReplayKey).
+func deliveryKeyPrefix(endpointID string) string {
+	return "webhook:" + endpointID + ":"
 }
 
 // delivery is a delivery job's payload.
