@@ -65,9 +65,10 @@ type DelivererOptions struct {
 	BreakerOpenFor  time.Duration
 	BreakerMaxWait  time.Duration
 	// Jobs wakes an endpoint's waiting deliveries when its breaker
-	// closes. Nil is Store if it has WakeJobs (both SQL stores do);
-	// otherwise deliveries wait until they were put back for.
-	Jobs JobWaker
+	// closes, and tells whether the delivery a probe is kept for was
+	// delivered by another replica. Nil is Store if it is a JobStore
+	// (both SQL stores are); otherwise neither happens.
+	Jobs JobStore
 	// Registerer receives the delivery metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -82,9 +83,11 @@ type DelivererOptions struct {
 	RecordTimeout time.Duration
 }
 
-// JobWaker wakes waiting jobs (core.JobService.WakeJobs).
-type JobWaker interface {
+// JobStore is what a Deliverer reads and wakes of the job store; a
+// core.JobService is one.
+type JobStore interface {
 	WakeJobs(ctx context.Context, tenant, queue, keyPrefix string) (int, error)
+	Job(ctx context.Context, tenant, id string) (core.Job, error)
 }
 
 // Deliverer is the jobs.Handler of Queue. It is safe for concurrent use.
@@ -110,6 +113,9 @@ type candidate struct {
 	dueAt time.Time
 	id    string
 	until time.Time
+	// checked is when the store was last asked whether it was delivered
+	// elsewhere (see candidateGone).
+	checked time.Time
 }
 
 // before reports whether a delivery due at dueAt with job id goes before c.
@@ -144,7 +150,7 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 		o.Clock = core.SystemClock{}
 	}
 	if o.Jobs == nil {
-		o.Jobs, _ = o.Store.(JobWaker)
+		o.Jobs, _ = o.Store.(JobStore)
 	}
 	if o.RecordTimeout <= 0 {
 		o.RecordTimeout = DefaultRecordTimeout
@@ -228,7 +234,11 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 	}
 	b := d.breaker(ep.ID)
 	var done func(bool)
-	if b.State() == gobreaker.StateClosed || d.mayProbe(ep.ID, j) {
+	may := b.State() == gobreaker.StateClosed || d.mayProbe(ep.ID, j)
+	if !may && b.State() == gobreaker.StateHalfOpen && d.candidateGone(ctx, j.TenantID, ep.ID) {
+		may = d.mayProbe(ep.ID, j)
+	}
+	if may {
 		done, err = b.Allow()
 	} else {
 		err = gobreaker.ErrTooManyRequests // the probe is kept for a longer-due delivery
@@ -311,6 +321,45 @@ func (d *Deliverer) mayProbe(endpoint string, j core.Job) bool {
 	defer d.mu.Unlock()
 	c, ok := d.next[endpoint]
 	return !ok || time.Now().After(c.until) || c.id == j.ID || !c.before(j.DueAt, j.ID)
+}
+
+// candidateGone reports, and forgets, endpoint's candidate if it will not
+// come back because it is done or dead: another replica delivered it,
+// typically after that replica's probe found the endpoint up and woke its
+// deliveries. Without this the probe would be kept for it until it should
+// have come back (up to BreakerMaxWait and BreakerOpenFor), and the
+// deliveries woken meanwhile would be turned away again. It asks the store
+// at most once per BreakerOpenFor per endpoint.
+func (d *Deliverer) candidateGone(ctx context.Context, tenant, endpoint string) bool {
+	if d.o.Jobs == nil {
+		return false
+	}
+	d.mu.Lock()
+	c, ok := d.next[endpoint]
+	if !ok || time.Since(c.checked) < d.o.BreakerOpenFor {
+		d.mu.Unlock()
+		return false
+	}
+	c.checked = time.Now()
+	d.next[endpoint] = c
+	d.mu.Unlock()
+	cj, err := d.o.Jobs.Job(ctx, tenant, c.id)
+	if err != nil {
+		// Unknown: it is passed over once it should have come back.
+		if core.ErrorCode(err) != core.ENOTFOUND {
+			d.log.Warn("webhook: read the delivery kept for the probe", "endpoint", endpoint, "job", c.id, "err", err)
+		}
+		return false
+	}
+	if cj.State != core.JobDone && cj.State != core.JobDead {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.next[endpoint]; ok && cur.id == c.id {
+		delete(d.next, endpoint)
+	}
+	return true
 }
 
 // turnedAway notes j, turned away for wait, as the delivery the next probe

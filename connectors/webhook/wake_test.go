@@ -181,13 +181,19 @@ func event(w *world, j core.Job) string {
 // due at due, with no contract order.
 func (w *world) enqueueDelivery(event string, due time.Time) {
 	w.t.Helper()
+	w.enqueueDeliveryTo(webhook.Queue, event, due)
+}
+
+// enqueueDeliveryTo is enqueueDelivery on another queue.
+func (w *world) enqueueDeliveryTo(queue, event string, due time.Time) {
+	w.t.Helper()
 	body := fmt.Sprintf(`{"id":%q,"type":"payment.applied","data":{}}`, event)
 	p, err := json.Marshal(map[string]string{"endpoint_id": w.endpoint.ID, "event_id": event, "event_type": "payment.applied", "body": body})
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	j := core.Job{
-		TenantID: tenantID, Queue: webhook.Queue, Key: "webhook:" + w.endpoint.ID + ":" + event,
+		TenantID: tenantID, Queue: queue, Key: "webhook:" + w.endpoint.ID + ":" + event,
 		Payload: p, MaxAttempts: webhook.DefaultMaxAttempts, RunAt: due,
 	}
 	if ok, err := w.store.EnqueueJob(context.Background(), j); err != nil || !ok {
@@ -224,4 +230,55 @@ func (w *world) idle() {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// With several replicas, a replica whose breaker is not closed yet does not
+// keep its probe for a delivery another replica has delivered meanwhile
+// (after that replica's probe found the CRM up and woke the backlog): its
+// next delivery is the probe, and its breaker closes.
+func TestProbeNotKeptForADeliveryDoneElsewhere(t *testing.T) {
+	eachStore(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		w := newWorld(t, b, options{})
+		const queue = "webhook-replica" // no runner claims these
+		for i, key := range []string{"first", "old", "newer"} {
+			w.enqueueDeliveryTo(queue, "evt_"+key, epoch.Add(time.Duration(i-3)*time.Hour))
+		}
+		js, err := w.store.Claim(ctx, queue, 10, time.Hour)
+		if err != nil || len(js) != 3 {
+			t.Fatalf("claimed %d, %v", len(js), err)
+		}
+		first, old, newer := js[0], js[1], js[2]
+		d, err := webhook.NewDeliverer(webhook.DelivererOptions{
+			Store: w.store, Clock: w.clock, Egress: webhook.Egress{AllowLoopback: true},
+			BreakerFailures: 1, BreakerOpenFor: 50 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// This replica: one failure opens its breaker, which turns the old
+		// delivery away and keeps the probe for it.
+		w.crm.Set(fakecrm.Fail)
+		if err := d.Handle(ctx, first); err == nil {
+			t.Fatal("the failing CRM accepted a delivery")
+		}
+		if _, ok := jobs.WasNotAttempted(d.Handle(ctx, old)); !ok {
+			t.Fatal("the open breaker let the old delivery through")
+		}
+		// Another replica delivers it.
+		w.crm.Set(fakecrm.OK)
+		if err := w.store.Complete(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(60 * time.Millisecond) // the breaker may let a probe through now
+		if err := d.Handle(ctx, newer); err != nil {
+			t.Fatalf("the probe is still kept for the delivery done elsewhere: %v", err)
+		}
+		if err := d.Handle(ctx, first); err != nil {
+			t.Fatalf("after the probe: %v, want the breaker closed", err)
+		}
+		if got := w.crm.Delivered(); got["evt_newer"] != 1 || got["evt_first"] != 1 || got["evt_old"] != 0 {
+			t.Errorf("delivered %v", got)
+		}
+	})
 }
