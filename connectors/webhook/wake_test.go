@@ -251,7 +251,7 @@ func TestProbeNotKeptForADeliveryDoneElsewhere(t *testing.T) {
 		first, old, newer := js[0], js[1], js[2]
 		d, err := webhook.NewDeliverer(webhook.DelivererOptions{
 			Store: w.store, Clock: w.clock, Egress: webhook.Egress{AllowLoopback: true},
-			BreakerFailures: 1, BreakerOpenFor: 50 * time.Millisecond,
+			BreakerFailures: 1, BreakerOpenFor: 200 * time.Millisecond,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -270,7 +270,7 @@ func TestProbeNotKeptForADeliveryDoneElsewhere(t *testing.T) {
 		if err := w.store.Complete(ctx, old); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(60 * time.Millisecond) // the breaker may let a probe through now
+		time.Sleep(250 * time.Millisecond) // the breaker may let a probe through now
 		if err := d.Handle(ctx, newer); err != nil {
 			t.Fatalf("the probe is still kept for the delivery done elsewhere: %v", err)
 		}
