@@ -90,6 +90,8 @@ type JobStore interface {
 	Job(ctx context.Context, tenant, id string) (core.Job, error)
 }
 
+var _ JobStore = core.JobService(nil)
+
 // Deliverer is the jobs.Handler of Queue. It is safe for concurrent use.
 type Deliverer struct {
 	o        DelivererOptions
