@@ -131,4 +131,12 @@ type JobService interface {
 	Job(ctx context.Context, tenant, id string) (Job, error)
 	// ListJobs lists jobs in (created_at, id) order.
 	ListJobs(ctx context.Context, q JobQuery, page PageRequest) (Page[Job], error)
+	// WakeJobs makes the tenant's pending jobs of queue whose key starts
+	// with keyPrefix ("" for all) and whose RunAt is later than now (the
+	// store clock's) due now, and reports how many it woke. A job put back
+	// without an attempt keeps its DueAt, so its place among the due jobs;
+	// one waiting to retry a failed attempt (DueAt later than now) is due
+	// from now. Running, done and dead jobs are left alone. A webhook
+	// endpoint whose circuit breaker closes wakes its deliveries.
+	WakeJobs(ctx context.Context, tenant, queue, keyPrefix string) (int, error)
 }

@@ -57,9 +57,18 @@ type DelivererOptions struct {
 	// BreakerOpenFor): the turned-away deliveries of a long outage come
 	// back a few times an hour, spread by their due times, instead of all
 	// together at every probe.
+	//
+	// When a probe succeeds and the breaker closes, the endpoint's
+	// deliveries waiting past now are woken (Jobs): the backlog goes at
+	// once, longest-due first, not when each delivery was put back for.
 	BreakerFailures int
 	BreakerOpenFor  time.Duration
 	BreakerMaxWait  time.Duration
+	// Jobs wakes an endpoint's waiting deliveries when its breaker
+	// closes, and tells whether the delivery a probe is kept for was
+	// delivered by another replica. Nil is Store if it is a JobStore
+	// (both SQL stores are); otherwise neither happens.
+	Jobs JobStore
 	// Registerer receives the delivery metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -74,6 +83,15 @@ type DelivererOptions struct {
 	RecordTimeout time.Duration
 }
 
+// JobStore is what a Deliverer reads and wakes of the job store; a
+// core.JobService is one.
+type JobStore interface {
+	WakeJobs(ctx context.Context, tenant, queue, keyPrefix string) (int, error)
+	Job(ctx context.Context, tenant, id string) (core.Job, error)
+}
+
+var _ JobStore = core.JobService(nil)
+
 // Deliverer is the jobs.Handler of Queue. It is safe for concurrent use.
 type Deliverer struct {
 	o        DelivererOptions
@@ -84,8 +102,11 @@ type Deliverer struct {
 	// next is, per endpoint whose breaker is not closed, the longest-due
 	// delivery turned away and expected back: the next probe is kept for
 	// it (see mayProbe).
-	next   map[string]candidate
-	limits limiter
+	next map[string]candidate
+	// recovered holds the endpoints whose breaker closed after a
+	// successful probe and whose deliveries are not woken yet.
+	recovered map[string]bool
+	limits    limiter
 }
 
 // candidate is a turned-away delivery the next probe is kept for, until
@@ -94,6 +115,9 @@ type candidate struct {
 	dueAt time.Time
 	id    string
 	until time.Time
+	// checked is when the store was last asked whether it was delivered
+	// elsewhere (see candidateGone).
+	checked time.Time
 }
 
 // before reports whether a delivery due at dueAt with job id goes before c.
@@ -127,6 +151,9 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 	if o.Clock == nil {
 		o.Clock = core.SystemClock{}
 	}
+	if o.Jobs == nil {
+		o.Jobs, _ = o.Store.(JobStore)
+	}
 	if o.RecordTimeout <= 0 {
 		o.RecordTimeout = DefaultRecordTimeout
 	}
@@ -143,7 +170,8 @@ func NewDeliverer(o DelivererOptions) (*Deliverer, error) {
 	}
 	return &Deliverer{
 		o: o, log: log.With("component", "webhook"), metrics: m,
-		breakers: map[string]*gobreaker.TwoStepCircuitBreaker{}, next: map[string]candidate{}, limits: limiter{tat: map[string]time.Time{}},
+		breakers: map[string]*gobreaker.TwoStepCircuitBreaker{}, next: map[string]candidate{}, recovered: map[string]bool{},
+		limits: limiter{tat: map[string]time.Time{}},
 	}, nil
 }
 
@@ -160,8 +188,17 @@ func (d *Deliverer) breaker(endpointID string) *gobreaker.TwoStepCircuitBreaker 
 			Name:        endpointID,
 			Timeout:     d.o.BreakerOpenFor,
 			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			// Called with the breaker's lock held, by the goroutine whose
+			// call changed the state; d.mu is never held while calling
+			// the breaker, so taking it here cannot deadlock.
 			OnStateChange: func(name string, from, to gobreaker.State) {
 				d.log.Warn("webhook: circuit breaker", "endpoint", name, "from", from.String(), "to", to.String())
+				if from == gobreaker.StateHalfOpen && to == gobreaker.StateClosed {
+					d.mu.Lock()
+					d.recovered[name] = true
+					delete(d.next, name)
+					d.mu.Unlock()
+				}
 			},
 		})
 		d.breakers[endpointID] = b
@@ -199,7 +236,11 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 	}
 	b := d.breaker(ep.ID)
 	var done func(bool)
-	if b.State() == gobreaker.StateClosed || d.mayProbe(ep.ID, j) {
+	may := b.State() == gobreaker.StateClosed || d.mayProbe(ep.ID, j)
+	if !may && b.State() == gobreaker.StateHalfOpen && d.candidateGone(ctx, j.TenantID, ep.ID) {
+		may = d.mayProbe(ep.ID, j)
+	}
+	if may {
 		done, err = b.Allow()
 	} else {
 		err = gobreaker.ErrTooManyRequests // the probe is kept for a longer-due delivery
@@ -227,6 +268,9 @@ func (d *Deliverer) Handle(ctx context.Context, j core.Job) error {
 	if err := d.o.Store.InsertWebhookAttempt(rctx, a); err != nil {
 		// The attempt happened; losing its log line must not resend it.
 		d.log.Error("webhook: record attempt", "job", j.ID, "endpoint", ep.ID, "err", err)
+	}
+	if d.takeRecovered(ep.ID) {
+		d.wake(rctx, ep)
 	}
 	if res.sent {
 		d.metrics.latency.Observe(res.latency.Seconds())
@@ -281,6 +325,45 @@ func (d *Deliverer) mayProbe(endpoint string, j core.Job) bool {
 	return !ok || time.Now().After(c.until) || c.id == j.ID || !c.before(j.DueAt, j.ID)
 }
 
+// candidateGone reports, and forgets, endpoint's candidate if it will not
+// come back because it is done or dead: another replica delivered it,
+// typically after that replica's probe found the endpoint up and woke its
+// deliveries. Without this the probe would be kept for it until it should
+// have come back (up to BreakerMaxWait and BreakerOpenFor), and the
+// deliveries woken meanwhile would be turned away again. It asks the store
+// at most once per BreakerOpenFor per endpoint.
+func (d *Deliverer) candidateGone(ctx context.Context, tenant, endpoint string) bool {
+	if d.o.Jobs == nil {
+		return false
+	}
+	d.mu.Lock()
+	c, ok := d.next[endpoint]
+	if !ok || time.Since(c.checked) < d.o.BreakerOpenFor {
+		d.mu.Unlock()
+		return false
+	}
+	c.checked = time.Now()
+	d.next[endpoint] = c
+	d.mu.Unlock()
+	cj, err := d.o.Jobs.Job(ctx, tenant, c.id)
+	if err != nil {
+		// Unknown: it is passed over once it should have come back.
+		if core.ErrorCode(err) != core.ENOTFOUND {
+			d.log.Warn("webhook: read the delivery kept for the probe", "endpoint", endpoint, "job", c.id, "err", err)
+		}
+		return false
+	}
+	if cj.State != core.JobDone && cj.State != core.JobDead {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cur, ok := d.next[endpoint]; ok && cur.id == c.id {
+		delete(d.next, endpoint)
+	}
+	return true
+}
+
 // turnedAway notes j, turned away for wait, as the delivery the next probe
 // is kept for if it is the longest-due so far. It is expected back within
 // wait and one BreakerOpenFor (wall time, as the breaker's); a candidate
@@ -302,6 +385,35 @@ func (d *Deliverer) probed(endpoint string, j core.Job) {
 	if c, ok := d.next[endpoint]; ok && c.id == j.ID {
 		delete(d.next, endpoint)
 	}
+}
+
+// takeRecovered reports whether endpoint's breaker closed after a
+// successful probe since the last call that reported it.
+func (d *Deliverer) takeRecovered(endpoint string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ok := d.recovered[endpoint]
+	delete(d.recovered, endpoint)
+	return ok
+}
+
+// wake makes ep's deliveries that wait past now due now, after a probe
+// found ep up again: those the breaker turned away, which keep their due
+// times and so go longest-due first, and those waiting to retry a failed
+// attempt, most likely failed while ep was down, which are due from now.
+// It goes through the store, so deliveries any replica put back are
+// woken. Each woken delivery still passes the rate limit, which puts it
+// back again, without an attempt, for as long as the limit asks.
+func (d *Deliverer) wake(ctx context.Context, ep core.WebhookEndpoint) {
+	if d.o.Jobs == nil {
+		return
+	}
+	n, err := d.o.Jobs.WakeJobs(ctx, ep.TenantID, Queue, deliveryKeyPrefix(ep.ID))
+	if err != nil {
+		d.log.Error("webhook: wake deliveries after recovery", "endpoint", ep.ID, "err", err)
+		return
+	}
+	d.log.Info("webhook: endpoint recovered, waiting deliveries woken", "endpoint", ep.ID, "woken", n)
 }
 
 // result is what one POST came to.

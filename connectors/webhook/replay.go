@@ -106,7 +106,7 @@ func (r Replayer) ReplayDead(ctx context.Context, tenant, endpointID string) (in
 	req := core.PageRequest{Limit: core.MaxPageLimit}
 	for {
 		page, err := r.Jobs.ListJobs(ctx, core.JobQuery{
-			TenantID: tenant, Queue: Queue, State: core.JobDead, KeyPrefix: "webhook:" + endpointID + ":",
+			TenantID: tenant, Queue: Queue, State: core.JobDead, KeyPrefix: deliveryKeyPrefix(endpointID),
 		}, req)
 		if err != nil {
 			return 0, fmt.Errorf("webhook: replay dead deliveries of %s: %w", endpointID, err)

@@ -13,6 +13,8 @@
 //     (done, retry on DefaultSchedule, retry after Retry-After, disable the
 //     endpoint on 410, reschedule without spending an attempt while the
 //     endpoint's circuit breaker is open or its rate limit is reached).
+//     When a probe finds the endpoint up again, it wakes the endpoint's
+//     waiting deliveries (core.JobService.WakeJobs).
 //   - Replayer enqueues deliveries again: one event, a time range, or an
 //     endpoint's dead deliveries.
 //   - Egress keeps deliveries off loopback, private and link-local
@@ -186,7 +188,13 @@ func newID(prefix string) string {
 
 // deliveryKey is the job key of event's delivery to endpoint.
 func deliveryKey(endpointID, eventID string) string {
-	return "webhook:" + endpointID + ":" + eventID
+	return deliveryKeyPrefix(endpointID) + eventID
+}
+
+// deliveryKeyPrefix starts the job key of every delivery to endpoint,
+// replays included (core.Job.ReplayKey).
+func deliveryKeyPrefix(endpointID string) string {
+	return "webhook:" + endpointID + ":"
 }
 
 // delivery is a delivery job's payload.

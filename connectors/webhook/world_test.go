@@ -86,6 +86,7 @@ type options struct {
 	schedule        jobs.RetryPolicy
 	breakerFailures int
 	breakerOpenFor  time.Duration
+	breakerMaxWait  time.Duration
 	timeout         time.Duration
 	egress          *webhook.Egress
 	eventTypes      []string
@@ -155,7 +156,7 @@ func newWorld(t *testing.T, b backend, o options) *world {
 	}
 	d, err := webhook.NewDeliverer(webhook.DelivererOptions{
 		Store: s, Clock: clock, Egress: egress, Timeout: o.timeout, Registerer: w.reg,
-		BreakerFailures: o.breakerFailures, BreakerOpenFor: o.breakerOpenFor,
+		BreakerFailures: o.breakerFailures, BreakerOpenFor: o.breakerOpenFor, BreakerMaxWait: o.breakerMaxWait,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -259,3 +259,34 @@ func (s *Store) ListJobs(ctx context.Context, q core.JobQuery, req core.PageRequ
 	}
 	return out, nil
 }
+
+// WakeJobs implements core.JobService. One statement, on the tenant's
+// (tenant_id, queue, state) index: every replica's claims see the woken
+// jobs.
+func (s *Store) WakeJobs(ctx context.Context, tenant, queue, keyPrefix string) (int, error) {
+	switch {
+	case tenant == "":
+		return 0, core.Errorf(core.EINVALID, "wake jobs: no tenant")
+	case queue == "":
+		return 0, core.Errorf(core.EINVALID, "wake jobs: no queue")
+	}
+	var n int64
+	err := s.write1(ctx, func(t *txn) error {
+		now := t.d.Time(t.clock.Now())
+		// The key prefix is compared as in ListJobs: not LIKE, not a range.
+		res, err := t.exec(ctx, `UPDATE jobs SET run_at = ?,
+			due_at = CASE WHEN due_at IS NULL OR due_at > ? THEN ? ELSE due_at END, updated_at = ?
+			WHERE tenant_id = ? AND queue = ? AND state = 'pending' AND run_at > ?
+				AND substr(job_key, 1, ?) = ?`,
+			now, now, now, now, tenant, queue, now, utf8.RuneCountInString(keyPrefix), keyPrefix)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return t.d.Translate(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wake %s jobs %q: %w", queue, keyPrefix, err)
+	}
+	return int(n), nil
+}

@@ -37,6 +37,7 @@ func testJobs(t *testing.T, h Harness) {
 	t.Run("ConcurrentClaimers", func(t *testing.T) { testJobConcurrentClaimers(t, h) })
 	t.Run("Order", func(t *testing.T) { testJobOrder(t, h) })
 	t.Run("TurnedAwayKeepsItsPlace", func(t *testing.T) { testJobDueAt(t, h) })
+	t.Run("Wake", func(t *testing.T) { testJobWake(t, h) })
 }
 
 func job(key string) core.Job {
@@ -512,6 +513,101 @@ func testJobDueAt(t *testing.T, h Harness) {
 		if len(js) != 1 || js[0].Key != want {
 			t.Fatalf("claimed %v, want [%s]", keys(js), want)
 		}
+	}
+}
+
+// testJobWake: WakeJobs makes the pending jobs of one tenant, queue and
+// key prefix that wait past now due now. One turned away keeps its due
+// time, so its place; one waiting to retry a failed attempt, or enqueued
+// to run later, is due from now. Jobs already due, running, done, of
+// another key prefix, queue or tenant are left alone.
+func testJobWake(t *testing.T, h Harness) {
+	ctx := context.Background()
+	st, clock := migrated(t, h)
+	s := asJobStore(t, st)
+	if _, err := s.CreateTenant(ctx, tenant("other")); err != nil {
+		t.Fatal(err)
+	}
+	t0 := clock.Now().Truncate(time.Microsecond)
+	for _, k := range []string{"ep1:away", "ep1:failed", "ep1:due", "ep1:running", "ep1:done", "ep2:away"} {
+		if _, err := s.EnqueueJob(ctx, job(k)); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+	}
+	later := clock.Now().Add(time.Hour).Truncate(time.Microsecond)
+	for _, j := range []core.Job{job("ep1:later"), job("ep1:other-queue"), job("ep1:other-tenant")} {
+		j.RunAt = later
+		switch j.Key {
+		case "ep1:other-queue":
+			j.Queue = "other"
+		case "ep1:other-tenant":
+			j.TenantID = "other"
+		}
+		if _, err := s.EnqueueJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js := claim(t, s, 10, time.Hour)
+	if fmt.Sprint(keys(js)) != "[ep1:away ep1:failed ep1:due ep1:running ep1:done ep2:away]" {
+		t.Fatalf("claimed %v", keys(js))
+	}
+	now := clock.Now()
+	for _, r := range []struct {
+		j     core.Job
+		at    time.Time
+		spend bool
+	}{{js[0], later, false}, {js[1], later, true}, {js[2], now, false}, {js[5], later, false}} {
+		if err := s.Retry(ctx, r.j, r.at, "not now", r.spend); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Complete(ctx, js[4]); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(time.Minute)
+	woke := clock.Now().Truncate(time.Microsecond)
+	if n, err := s.WakeJobs(ctx, core.DefaultTenantID, "test", "ep1:"); err != nil || n != 3 {
+		t.Fatalf("WakeJobs = %d, %v; want 3 (away, failed, later)", n, err)
+	}
+	for _, c := range []struct {
+		key          string
+		state        core.JobState
+		runAt, dueAt time.Time
+	}{
+		{"ep1:away", core.JobPending, woke, t0},                                               // keeps its place
+		{"ep1:failed", core.JobPending, woke, woke},                                           // due from now
+		{"ep1:later", core.JobPending, woke, woke},                                            // due from now
+		{"ep1:due", core.JobPending, now.Truncate(time.Microsecond), t0.Add(2 * time.Minute)}, // already due
+		{"ep1:running", core.JobRunning, js[3].RunAt, t0.Add(3 * time.Minute)},
+		{"ep2:away", core.JobPending, later, t0.Add(5 * time.Minute)},
+		{"ep1:other-queue", core.JobPending, later, later},
+	} {
+		j, ok := jobByKey(t, s, c.key)
+		if !ok || j.State != c.state || !j.RunAt.Equal(c.runAt) || !j.DueAt.Equal(c.dueAt) {
+			t.Errorf("%s after the wake: %s, run at %v, due at %v; want %s, %v, %v", c.key, j.State, j.RunAt, j.DueAt, c.state, c.runAt, c.dueAt)
+		}
+	}
+	p, err := s.ListJobs(ctx, core.JobQuery{TenantID: "other"}, core.PageRequest{})
+	if err != nil || len(p.Items) != 1 || !p.Items[0].RunAt.Equal(later) {
+		t.Errorf("the other tenant's job after the wake: %+v, %v", p.Items, err)
+	}
+	if n, err := s.WakeJobs(ctx, core.DefaultTenantID, "test", "ep1:"); err != nil || n != 0 {
+		t.Errorf("WakeJobs again = %d, %v; want 0", n, err)
+	}
+	if _, err := s.WakeJobs(ctx, "", "test", "ep1:"); core.ErrorCode(err) != core.EINVALID {
+		t.Errorf("WakeJobs without a tenant: %v, want invalid", err)
+	}
+
+	// The woken jobs are claimed longest-due first: the turned-away job
+	// before the one already due, before those due from the wake.
+	if got := keys(claim(t, s, 10, time.Hour)); fmt.Sprint(got) != "[ep1:away ep1:due ep1:failed ep1:later]" {
+		t.Errorf("claimed %v after the wake, want [ep1:away ep1:due ep1:failed ep1:later]", got)
+	}
+	// No prefix: every pending job of the queue that waits.
+	if n, err := s.WakeJobs(ctx, core.DefaultTenantID, "test", ""); err != nil || n != 1 {
+		t.Errorf("WakeJobs without a prefix = %d, %v; want 1 (ep2:away)", n, err)
 	}
 }
 
