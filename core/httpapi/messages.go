@@ -157,6 +157,7 @@ type campaignProgressJSON struct {
 	Delivered  int `json:"delivered"`
 	Failed     int `json:"failed"`
 	Rejected   int `json:"rejected"`
+	Unknown    int `json:"unknown"`
 }
 
 type campaignJSON struct {
@@ -178,7 +179,8 @@ func renderCampaign(p messaging.CampaignProgress) campaignJSON {
 		Filter: campaignFilterJSON{Statuses: f.Statuses, MinDaysInArrears: f.MinDaysInArrears, MaxDaysInArrears: f.MaxDaysInArrears, PlanIDs: f.PlanIDs},
 		Progress: campaignProgressJSON{Recipients: p.Recipients, Skipped: p.Skipped,
 			Queued: p.Counts[messaging.StateQueued], Sent: p.Counts[messaging.StateSent], Delivered: p.Counts[messaging.StateDelivered],
-			Failed: p.Counts[messaging.StateFailed], Rejected: p.Counts[messaging.StateRejected]},
+			Failed: p.Counts[messaging.StateFailed], Rejected: p.Counts[messaging.StateRejected],
+			Unknown: p.Counts[messaging.StateUnknown]},
 		CreatedAt: timestamp(p.CreatedAt), RecipientsChosenAt: optTimestamp(p.CompletedAt),
 	}
 	if out.Filter.Statuses == nil {
