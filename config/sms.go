@@ -55,6 +55,13 @@ type SMS struct {
 	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
 	// ReminderInterval is how often due reminders are looked for.
 	ReminderInterval time.Duration `yaml:"reminder_interval"`
+	// UnknownOutcome is what a send does when it finds the previous
+	// attempt cut off before its outcome was recorded (the gateway died
+	// after calling the provider): hold (the default) puts the message in
+	// state unknown and sends nothing (resend it with POST
+	// /v1/messages/{id}/resend if the customer did not get it); resend
+	// sends it again (at least once: the customer may get it twice).
+	UnknownOutcome string `yaml:"unknown_outcome"`
 }
 
 // SMSInstance tunes one SMS instance.
@@ -82,7 +89,8 @@ type SMSTenant struct {
 
 func defaultSMS() SMS {
 	return SMS{MaxAttempts: messaging.DefaultMaxAttempts, BreakerFailures: messaging.DefaultBreakerFailures,
-		BreakerOpenFor: messaging.DefaultBreakerOpenFor, ReminderInterval: 5 * time.Minute}
+		BreakerOpenFor: messaging.DefaultBreakerOpenFor, ReminderInterval: 5 * time.Minute,
+		UnknownOutcome: string(messaging.UnknownHold)}
 }
 
 var validLanguage = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
@@ -174,6 +182,9 @@ func (c *Config) validateSMS(bad func(path, format string, args ...any)) {
 	}
 	if s.ReminderInterval <= 0 {
 		bad("sms.reminder_interval", "must be a positive duration such as 5m, got %v", s.ReminderInterval)
+	}
+	if s.UnknownOutcome != string(messaging.UnknownHold) && s.UnknownOutcome != string(messaging.UnknownResend) {
+		bad("sms.unknown_outcome", "want %s or %s, got %q", messaging.UnknownHold, messaging.UnknownResend, s.UnknownOutcome)
 	}
 	if _, err := s.NewTemplates(); err != nil {
 		bad("sms.templates", "%v", err)

@@ -14,10 +14,12 @@ import (
 type messageAPI struct {
 	store messaging.Store // nil: the store keeps no messages
 	payg  payg.Store
+	svc   *messaging.Service // nil: messages cannot be resent
+	wake  func()             // nil: the job runner finds resends by polling
 }
 
 func (s *Server) newMessageAPI() *messageAPI {
-	return &messageAPI{store: s.opts.Messages, payg: s.opts.PAYGStore}
+	return &messageAPI{store: s.opts.Messages, payg: s.opts.PAYGStore, svc: s.opts.Messaging, wake: s.opts.WakeJobs}
 }
 
 func (a *messageAPI) register(g *gin.RouterGroup) {
@@ -29,6 +31,11 @@ func (a *messageAPI) register(g *gin.RouterGroup) {
 	}
 	g.GET("/messages", h(a.list))
 	g.GET("/messages/:id", h(a.get))
+	resend := a.resend
+	if a.svc == nil {
+		resend = messagesNotConfigured
+	}
+	g.POST("/messages/:id/resend", h(resend))
 }
 
 func messagesNotConfigured(c *gin.Context) {
@@ -118,6 +125,21 @@ func (a *messageAPI) get(c *gin.Context) {
 	c.JSON(http.StatusOK, renderMessage(m))
 }
 
+// resend queues again a message whose send outcome is unknown, or that
+// failed: 202 with the message, queued; 409 in any other state.
+func (a *messageAPI) resend(c *gin.Context) {
+	ctx := c.Request.Context()
+	m, err := a.svc.Resend(ctx, TenantID(ctx), c.Param("id"))
+	if err != nil {
+		WriteError(c, err)
+		return
+	}
+	if a.wake != nil {
+		a.wake()
+	}
+	c.JSON(http.StatusAccepted, renderMessage(m))
+}
+
 // ---- campaigns
 
 type campaignFilterJSON struct {
@@ -135,6 +157,7 @@ type campaignProgressJSON struct {
 	Delivered  int `json:"delivered"`
 	Failed     int `json:"failed"`
 	Rejected   int `json:"rejected"`
+	Unknown    int `json:"unknown"`
 }
 
 type campaignJSON struct {
@@ -156,7 +179,8 @@ func renderCampaign(p messaging.CampaignProgress) campaignJSON {
 		Filter: campaignFilterJSON{Statuses: f.Statuses, MinDaysInArrears: f.MinDaysInArrears, MaxDaysInArrears: f.MaxDaysInArrears, PlanIDs: f.PlanIDs},
 		Progress: campaignProgressJSON{Recipients: p.Recipients, Skipped: p.Skipped,
 			Queued: p.Counts[messaging.StateQueued], Sent: p.Counts[messaging.StateSent], Delivered: p.Counts[messaging.StateDelivered],
-			Failed: p.Counts[messaging.StateFailed], Rejected: p.Counts[messaging.StateRejected]},
+			Failed: p.Counts[messaging.StateFailed], Rejected: p.Counts[messaging.StateRejected],
+			Unknown: p.Counts[messaging.StateUnknown]},
 		CreatedAt: timestamp(p.CreatedAt), RecipientsChosenAt: optTimestamp(p.CompletedAt),
 	}
 	if out.Filter.Statuses == nil {

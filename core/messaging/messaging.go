@@ -22,12 +22,18 @@ type State string
 
 // Message states: queued → sent → delivered | failed; rejected when the
 // provider refused it for good. Delivered, failed and rejected are final.
+// Unknown is a message whose send was cut off between the provider call
+// and the record of its outcome (the gateway died): the provider may have
+// taken it, and it is not sent again by itself (see UnknownOutcome); it
+// is queued again only on request (Service.Resend), as a failed one may
+// be.
 const (
 	StateQueued    State = "queued"
 	StateSent      State = "sent"
 	StateDelivered State = "delivered"
 	StateFailed    State = "failed"
 	StateRejected  State = "rejected"
+	StateUnknown   State = "unknown"
 )
 
 // Final reports whether nothing may change s any more.
@@ -101,6 +107,12 @@ type Message struct {
 	UpdatedAt time.Time
 	SentAt    time.Time // zero until a provider took it
 	FinalAt   time.Time // zero until it reached a final state
+	// SendingAt is set, in a commit of its own, just before a provider is
+	// called for the queued message, and cleared when the outcome is
+	// recorded: a send job that finds it set on a queued message knows
+	// an earlier attempt's outcome is unknown. An unknown message keeps
+	// it (when that attempt began).
+	SendingAt time.Time
 }
 
 // Query filters a message list; zero fields do not filter.
@@ -166,7 +178,7 @@ type Tx interface {
 	LockMessage(ctx context.Context, tenant, id string) (Message, error)
 	LockMessageByProvider(ctx context.Context, instance, providerID string) (Message, error)
 	// UpdateMessage stores m's state, provider fields, reason, attempts and
-	// times.
+	// times (SendingAt included).
 	UpdateMessage(ctx context.Context, m Message) error
 	// Rejected reports whether a message of tenant to the number was
 	// rejected by a provider (an invalid or blacklisted number).
@@ -181,6 +193,11 @@ type Tx interface {
 type Store interface {
 	payg.Store
 	Message(ctx context.Context, tenant, id string) (Message, error)
+	// MarkSending sets the message's SendingAt to at and its Instance to
+	// instance in one committed write, only while it is queued with no
+	// SendingAt; it reports whether it did (false: the message moved on,
+	// or another attempt is in flight).
+	MarkSending(ctx context.Context, tenant, id, instance string, at time.Time) (bool, error)
 	ListMessages(ctx context.Context, tenant string, q Query, page core.PageRequest) (core.Page[Message], error)
 	Campaign(ctx context.Context, tenant, id string) (Campaign, error)
 	// CampaignCounts counts a campaign's messages by state.

@@ -32,6 +32,34 @@ const (
 	NoInstanceDelay = 10 * time.Minute
 )
 
+// UnknownOutcome is what a send job does with a queued message whose
+// previous attempt was cut off before its outcome was recorded (the
+// gateway died between the provider call and the record): the provider
+// may or may not have taken it, and neither Africa's Talking nor Twilio
+// takes an idempotency key that would make a second send safe.
+type UnknownOutcome string
+
+// UnknownOutcome policies.
+const (
+	// UnknownHold (the default) moves the message to StateUnknown and
+	// sends nothing: no customer gets a text twice, and an operator
+	// resends the ones that did not arrive (Service.Resend).
+	UnknownHold UnknownOutcome = "hold"
+	// UnknownResend sends the message again: at least once.
+	UnknownResend UnknownOutcome = "resend"
+)
+
+// ParseUnknownOutcome reads a policy name; empty is UnknownHold.
+func ParseUnknownOutcome(v string) (UnknownOutcome, error) {
+	switch UnknownOutcome(v) {
+	case "", UnknownHold:
+		return UnknownHold, nil
+	case UnknownResend:
+		return UnknownResend, nil
+	}
+	return "", fmt.Errorf("want %s or %s, got %q", UnknownHold, UnknownResend, v)
+}
+
 // DefaultRetryPolicy is the send queue's: 30 s doubling to 30 min, ±20 %
 // (backoff/v4's exponential back-off).
 var DefaultRetryPolicy jobs.RetryPolicy = jobs.Exponential{Initial: 30 * time.Second, Max: 30 * time.Minute, Jitter: 0.2}
@@ -66,8 +94,12 @@ type SenderOptions struct {
 	BreakerOpenFor  time.Duration
 	SendTimeout     time.Duration
 	MaxRateWait     time.Duration
-	// Registerer receives gateway_sms_messages_total and
-	// gateway_sms_segments_total; nil registers none.
+	// UnknownOutcome is what a send does when the previous attempt's
+	// outcome was never recorded; empty is UnknownHold.
+	UnknownOutcome UnknownOutcome
+	// Registerer receives gateway_sms_messages_total,
+	// gateway_sms_segments_total and gateway_sms_unknown_outcomes_total;
+	// nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
@@ -80,6 +112,7 @@ type Sender struct {
 	instances map[string]*instance
 	messages  *prometheus.CounterVec
 	segments  *prometheus.CounterVec
+	unknown   *prometheus.CounterVec
 }
 
 type instance struct {
@@ -112,6 +145,11 @@ func NewSender(o SenderOptions) (*Sender, error) {
 	if o.Route == nil {
 		o.Route = func(string) string { return "" }
 	}
+	policy, err := ParseUnknownOutcome(string(o.UnknownOutcome))
+	if err != nil {
+		return nil, fmt.Errorf("sms unknown outcome: %w", err)
+	}
+	o.UnknownOutcome = policy
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -135,8 +173,12 @@ func NewSender(o SenderOptions) (*Sender, error) {
 		Name: "gateway_sms_segments_total",
 		Help: "SMS segments (what providers bill) of the messages in gateway_sms_messages_total.",
 	}, []string{"instance", "state"})
+	s.unknown = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_sms_unknown_outcomes_total",
+		Help: "Sends found cut off before their outcome was recorded (the gateway died mid-send), by instance and what was done: held (state unknown, not sent again) or resent.",
+	}, []string{"instance", "action"})
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{s.messages, s.segments} {
+		for _, c := range []prometheus.Collector{s.messages, s.segments, s.unknown} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, err
 			}
@@ -180,6 +222,12 @@ func (s *Sender) Handle(ctx context.Context, j core.Job) error {
 	}
 	if m.State != StateQueued {
 		return nil // sent before (a job run again after its worker died)
+	}
+	if !m.SendingAt.IsZero() {
+		held, err := s.unknownOutcome(ctx, m)
+		if err != nil || held {
+			return err
+		}
 	}
 	now := s.o.Clock.Now()
 	in, err := s.pick(j.TenantID)
@@ -251,12 +299,79 @@ func (s *Sender) wait(ctx context.Context, in *instance) error {
 	}
 }
 
-// send calls the provider and records the outcome on the message. An
-// error wrapping errUnhealthy counts against the instance's breaker.
+// unknownOutcome deals with a queued message whose previous attempt is
+// still marked in flight: that attempt's outcome was never recorded. With
+// UnknownHold the message goes to StateUnknown and held is true: the job
+// ends without sending. With UnknownResend the mark is cleared (the
+// attempt counted) and the caller sends again. Either way only while the
+// message, locked, is still queued with the mark: an attempt that was
+// slow rather than dead may have recorded its outcome meanwhile (held is
+// then true: there is nothing to send).
+func (s *Sender) unknownOutcome(ctx context.Context, m Message) (held bool, err error) {
+	now := s.o.Clock.Now()
+	action := "held"
+	if s.o.UnknownOutcome == UnknownResend {
+		action = "resent"
+	}
+	var changed, queued bool
+	err = s.update(ctx, m, func(cur *Message) bool {
+		queued = cur.State == StateQueued
+		if !queued || cur.SendingAt.IsZero() {
+			return false
+		}
+		changed = true
+		cur.Attempts++
+		cur.UpdatedAt = now
+		if s.o.UnknownOutcome == UnknownResend {
+			cur.Reason = "the send begun at " + cur.SendingAt.UTC().Format(time.RFC3339) +
+				" was cut off before its outcome was recorded; sent again"
+			cur.SendingAt = time.Time{}
+			return true
+		}
+		cur.State = StateUnknown
+		cur.Reason = "outcome unknown: the send begun at " + cur.SendingAt.UTC().Format(time.RFC3339) +
+			" was cut off before the provider's answer was recorded, so the message may have been sent;" +
+			" resend it if the customer did not get it"
+		return true
+	})
+	if err != nil {
+		return false, fmt.Errorf("sms: message %s: %w", m.ID, err)
+	}
+	if !changed {
+		return !queued, nil
+	}
+	s.unknown.WithLabelValues(m.Instance, action).Inc()
+	s.log.Warn("sms send cut off before its outcome was recorded", "message_id", m.ID, "tenant", m.TenantID,
+		"instance", m.Instance, "sending_at", m.SendingAt, "policy", string(s.o.UnknownOutcome), "action", action)
+	return s.o.UnknownOutcome != UnknownResend, nil
+}
+
+// send marks the message in flight, calls the provider and records the
+// outcome on the message (which clears the mark). An error wrapping
+// errUnhealthy counts against the instance's breaker.
 func (s *Sender) send(ctx context.Context, in *instance, j core.Job, m Message) error {
+	// The mark is committed before the call: if this process dies before
+	// the record, the next run of the job knows the outcome is unknown.
+	// Stores keep microseconds; the mark is compared after a round trip.
+	mark := s.o.Clock.Now().Truncate(time.Microsecond)
+	marked, err := s.o.Store.MarkSending(ctx, m.TenantID, m.ID, in.Name, mark)
+	if err != nil {
+		return fmt.Errorf("sms: message %s: %w", m.ID, err)
+	}
+	if !marked {
+		// Moved on since it was read, or another run of this job (whose
+		// lease had passed) is sending it: look again once that one has
+		// had its time.
+		cur, err := s.o.Store.Message(ctx, m.TenantID, m.ID)
+		if err == nil && cur.State != StateQueued {
+			return nil
+		}
+		return jobs.NotAttempted(fmt.Errorf("sms: message %s: another attempt is in flight", m.ID), mark.Add(s.o.SendTimeout))
+	}
 	sctx, cancel := context.WithTimeout(ctx, s.o.SendTimeout)
 	receipts, err := in.Sender.SendSMS(sctx, adapters.SMS{To: []string{m.To}, Body: m.Body, Reference: m.ID})
 	cancel()
+	m.SendingAt = mark
 	now := s.o.Clock.Now()
 	lastTry := j.Attempts >= j.MaxAttempts
 	if err == nil && len(receipts) != 1 {
@@ -309,18 +424,24 @@ func (s *Sender) count(instance, state string, m Message) {
 }
 
 // record stores a provider's receipt on the message, if it is still
-// queued.
+// queued, and clears its in-flight mark. It is also stored on a message
+// that went to StateUnknown because this very attempt (m.SendingAt) was
+// taken for dead while it was only slow.
 func (s *Sender) record(ctx context.Context, m Message, instance string, r adapters.SMSReceipt, now time.Time) error {
 	return s.update(ctx, m, func(cur *Message) bool {
-		if cur.State != StateQueued {
+		ours := cur.State == StateUnknown && !m.SendingAt.IsZero() && cur.SendingAt.Equal(m.SendingAt)
+		if cur.State != StateQueued && !ours {
 			return false
 		}
+		cur.SendingAt = time.Time{}
 		st, ok := FromSMSState(r.State)
 		if !ok {
 			return false
 		}
 		cur.State, cur.Instance, cur.ProviderID = st, instance, r.ProviderID
-		cur.Attempts++
+		if !ours { // an unknown message has counted this attempt
+			cur.Attempts++
+		}
 		cur.Reason = reasonText(r.Code, r.Reason)
 		cur.UpdatedAt = now
 		if st != StateFailed && st != StateRejected {
@@ -339,6 +460,7 @@ func (s *Sender) attempted(ctx context.Context, m Message, instance, reason stri
 		if cur.State != StateQueued {
 			return false
 		}
+		cur.SendingAt = time.Time{}
 		cur.Attempts++
 		cur.Instance, cur.Reason, cur.UpdatedAt = instance, reason, now
 		return true

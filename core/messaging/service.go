@@ -177,3 +177,46 @@ func firstName(name string) string {
 	}
 	return name
 }
+
+// Resend queues again a message in StateUnknown (a send cut off before
+// its outcome was recorded) or StateFailed: in one transaction the
+// message goes back to queued, its provider fields, in-flight mark and
+// final time cleared, with a new send job. A message in any other state
+// is ECONFLICT; ENOTFOUND when the tenant has no such message.
+func (s *Service) Resend(ctx context.Context, tenant, id string) (Message, error) {
+	var out Message
+	err := s.o.Store.InTx(ctx, func(ptx payg.Tx) error {
+		tx, ok := ptx.(Tx)
+		if !ok {
+			return fmt.Errorf("messaging: %T does not store messages", ptx)
+		}
+		m, err := tx.LockMessage(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if m.State != StateUnknown && m.State != StateFailed {
+			return core.Errorf(core.ECONFLICT, "message %s is %s: only an unknown or failed message can be resent", m.ID, m.State)
+		}
+		now := s.o.Clock.Now()
+		m.Reason = "resend requested; was " + string(m.State)
+		m.State, m.ProviderID, m.ProviderStatus = StateQueued, "", ""
+		m.SentAt, m.FinalAt, m.SendingAt, m.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, now
+		if err := tx.UpdateMessage(ctx, m); err != nil {
+			return err
+		}
+		payload, err := json.Marshal(sendPayload{MessageID: m.ID})
+		if err != nil {
+			return err
+		}
+		// Each resend is a new job: the cause's own job (and any earlier
+		// resend's) has its key taken.
+		key := m.CauseKey + "#resend:" + newID("")
+		if err := tx.EnqueueJob(ctx, core.Job{TenantID: m.TenantID, Queue: Queue, Key: key, Payload: payload,
+			MaxAttempts: s.o.MaxAttempts}); err != nil {
+			return fmt.Errorf("messaging: enqueue resend of %s: %w", m.ID, err)
+		}
+		out = m
+		return nil
+	})
+	return out, err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/payg-gateway/gateway/core"
 	"github.com/payg-gateway/gateway/core/messaging"
@@ -15,13 +16,14 @@ var (
 )
 
 const messageCols = `id, tenant_id, customer_id, contract_id, campaign_id, cause_key, template, language, recipient, body,
-	encoding, segments, state, instance, provider_id, provider_status, reason, attempts, created_at, updated_at, sent_at, final_at`
+	encoding, segments, state, instance, provider_id, provider_status, reason, attempts, created_at, updated_at, sent_at, final_at, sending_at`
 
 func scanMessage(r scanner) (messaging.Message, error) {
 	var m messaging.Message
 	err := r.Scan(&m.ID, &m.TenantID, &m.CustomerID, &m.ContractID, &m.CampaignID, &m.CauseKey, &m.Template, &m.Language,
 		&m.To, &m.Body, &m.Encoding, &m.Segments, &m.State, &m.Instance, &m.ProviderID, &m.ProviderStatus, &m.Reason,
-		&m.Attempts, scanTime{&m.CreatedAt}, scanTime{&m.UpdatedAt}, scanTime{&m.SentAt}, scanTime{&m.FinalAt})
+		&m.Attempts, scanTime{&m.CreatedAt}, scanTime{&m.UpdatedAt}, scanTime{&m.SentAt}, scanTime{&m.FinalAt},
+		scanTime{&m.SendingAt})
 	return m, err
 }
 
@@ -30,11 +32,11 @@ func (t *txn) InsertMessage(ctx context.Context, m messaging.Message) (bool, err
 	if m.CauseKey == "" {
 		return false, core.Errorf(core.EINVALID, "message: no cause key")
 	}
-	res, err := t.exec(ctx, `INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	res, err := t.exec(ctx, `INSERT INTO messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (cause_key) DO NOTHING`,
 		m.ID, m.TenantID, m.CustomerID, m.ContractID, m.CampaignID, m.CauseKey, m.Template, m.Language, m.To, m.Body,
 		string(m.Encoding), m.Segments, string(m.State), m.Instance, m.ProviderID, m.ProviderStatus, m.Reason, m.Attempts,
-		t.d.Time(m.CreatedAt), t.d.Time(m.UpdatedAt), t.nullTime(m.SentAt), t.nullTime(m.FinalAt))
+		t.d.Time(m.CreatedAt), t.d.Time(m.UpdatedAt), t.nullTime(m.SentAt), t.nullTime(m.FinalAt), t.nullTime(m.SendingAt))
 	if err != nil {
 		return false, fmt.Errorf("insert message %s: %w", m.CauseKey, err)
 	}
@@ -64,10 +66,31 @@ func (t *txn) LockMessageByProvider(ctx context.Context, instance, providerID st
 // UpdateMessage implements messaging.Tx.
 func (t *txn) UpdateMessage(ctx context.Context, m messaging.Message) error {
 	res, err := t.exec(ctx, `UPDATE messages SET state = ?, instance = ?, provider_id = ?, provider_status = ?, reason = ?,
-		attempts = ?, updated_at = ?, sent_at = ?, final_at = ? WHERE tenant_id = ? AND id = ?`,
+		attempts = ?, updated_at = ?, sent_at = ?, final_at = ?, sending_at = ? WHERE tenant_id = ? AND id = ?`,
 		string(m.State), m.Instance, m.ProviderID, m.ProviderStatus, m.Reason, m.Attempts, t.d.Time(m.UpdatedAt),
-		t.nullTime(m.SentAt), t.nullTime(m.FinalAt), m.TenantID, m.ID)
+		t.nullTime(m.SentAt), t.nullTime(m.FinalAt), t.nullTime(m.SendingAt), m.TenantID, m.ID)
 	return t.affected(res, err, "message", m.ID)
+}
+
+// MarkSending implements messaging.Store: one UPDATE in its own
+// transaction, only while the message is queued with no send in flight.
+func (s *Store) MarkSending(ctx context.Context, tenant, id, instance string, at time.Time) (bool, error) {
+	var marked bool
+	err := s.write1(ctx, func(t *txn) error {
+		res, err := t.exec(ctx, `UPDATE messages SET sending_at = ?, instance = ?
+			WHERE tenant_id = ? AND id = ? AND state = ? AND sending_at IS NULL`,
+			t.d.Time(at), instance, tenant, id, string(messaging.StateQueued))
+		if err != nil {
+			return fmt.Errorf("mark message %s sending: %w", id, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return t.d.Translate(err)
+		}
+		marked = n == 1
+		return nil
+	})
+	return marked, err
 }
 
 // Rejected implements messaging.Tx.

@@ -25,6 +25,7 @@ func testMessages(t *testing.T, h Harness) {
 	t.Run("InsertAndList", func(t *testing.T) { testMessageInsertList(t, h) })
 	t.Run("DeliveryReports", func(t *testing.T) { testMessageDeliveryReports(t, h) })
 	t.Run("Campaigns", func(t *testing.T) { testCampaignRows(t, h) })
+	t.Run("Sending", func(t *testing.T) { testMessageSending(t, h) })
 }
 
 func (w *world) message(cause string, state messaging.State) messaging.Message {

@@ -346,7 +346,7 @@ func registerSMS(r *jobs.Runner, o Options, host *callbacks.Host, msgs *messagin
 	sender, err := messaging.NewSender(messaging.SenderOptions{
 		Store: o.Store, Clock: o.Clock, Instances: instances, Route: cfg.SMS.InstanceFor,
 		BreakerFailures: cfg.SMS.BreakerFailures, BreakerOpenFor: cfg.SMS.BreakerOpenFor,
-		Registerer: o.Registry, Logger: o.Logger,
+		UnknownOutcome: messaging.UnknownOutcome(cfg.SMS.UnknownOutcome), Registerer: o.Registry, Logger: o.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("config: sms: %w", err)
