@@ -15,8 +15,18 @@ import (
 // operations grouped by tag with their parameters, request and response
 // schemas and examples, then the component schemas. It loads nothing (no
 // scripts, fonts or stylesheets from elsewhere), so it works on a gateway
-// without Internet access.
+// without Internet access. The page is rendered once per Spec; each call
+// returns a copy.
 func (s *Spec) HTML() ([]byte, error) {
+	page, err := s.html()
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(page), nil
+}
+
+// renderHTML renders the page HTML returns.
+func (s *Spec) renderHTML() ([]byte, error) {
 	info, _ := s.tree["info"].(map[string]any)
 	page := docPage{
 		Title:       str(info["title"]),

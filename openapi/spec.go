@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v5"
@@ -38,6 +39,8 @@ type Spec struct {
 	// hooks are the document's webhooks (OpenAPI 3.1): the requests the
 	// gateway sends, by name (the event type).
 	hooks []*Operation
+	// html renders the reference page once (see HTML).
+	html func() ([]byte, error)
 }
 
 // Operation is one method on one path of the document.
@@ -89,8 +92,15 @@ var (
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
 )
 
-// Load compiles the embedded document.
-func Load() (*Spec, error) { return Parse(document) }
+// Load returns the embedded document, compiled. It is compiled once per
+// process (a second or so under the race detector) and the immutable Spec
+// shared: every gateway server, and every test client, of a process uses
+// the same one.
+func Load() (*Spec, error) { return loadEmbedded() }
+
+// loadEmbedded compiles the embedded document on first use. The document
+// is a constant and a Spec is immutable, so sharing it is not shared state.
+var loadEmbedded = sync.OnceValues(func() (*Spec, error) { return Parse(document) })
 
 // Parse compiles an OpenAPI 3.1 document given as YAML (or JSON). Every
 // request and response schema is compiled as JSON Schema 2020-12, with
@@ -114,6 +124,7 @@ func Parse(doc []byte) (*Spec, error) {
 		return nil, fmt.Errorf("openapi: %w", err)
 	}
 	s := &Spec{yaml: bytes.Clone(doc), tree: tree, byID: make(map[string]*Operation)}
+	s.html = sync.OnceValues(s.renderHTML)
 	b := builder{spec: s, compiler: c}
 	paths, _ := tree["paths"].(map[string]any)
 	for _, path := range sortedKeys(paths) {

@@ -19,6 +19,7 @@ import (
 // fake clock. The expected reminders go out, each once, none in quiet
 // hours, none after the payment that made it moot.
 func TestRemindersOverAMonth(t *testing.T) {
+	t.Parallel() // its own store, clock and fakes: nothing shared with other tests
 	ctx := context.Background()
 	clock := coretest.NewClock(start) // Mon 2 Mar 2026 09:00 Nairobi
 	quiet, err := messaging.ParseQuietHours("21:00-07:00")
