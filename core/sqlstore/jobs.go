@@ -141,7 +141,7 @@ func (s *Store) Claim(ctx context.Context, queue string, limit int, lease time.D
 		rows, err := t.query(ctx, `UPDATE jobs SET state = 'running', attempts = attempts + 1,
 			run_at = ?, locked_until = ?, updated_at = ?
 			WHERE id IN (SELECT j.id FROM jobs j WHERE j.queue = ? AND j.state IN ('pending', 'running') AND j.run_at <= ?
-				AND (j.order_key = '' OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.order_key = j.order_key
+				AND (j.order_key = '' OR NOT EXISTS (SELECT 1 FROM jobs e WHERE e.order_key = j.order_key AND e.order_key <> ''
 					AND e.order_seq < j.order_seq AND e.attempted_at IS NULL AND e.state IN ('pending', 'running')))
 				ORDER BY j.due_at, j.id LIMIT ?`+t.d.SkipLocked+`)
 			RETURNING `+jobCols, until, until, t.d.Time(now), queue, t.d.Time(now), limit)
