@@ -92,7 +92,7 @@ func (t *txn) DeviceBySerial(ctx context.Context, tenant, serial string) (payg.D
 
 func (t *txn) LockDevice(ctx context.Context, tenant, id string) (payg.Device, error) {
 	if d, ok := t.lockedDevices[id]; ok && d.TenantID == tenant {
-		return d, nil // locked and read with its contract (lockContract)
+		return d, nil // locked and read with its contract (txn.contract)
 	}
 	d, err := scanDevice(t.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE tenant_id = ? AND id = ?`+t.d.ForUpdate, tenant, id))
 	return d, t.one(err, "device", id)
@@ -236,60 +236,26 @@ var contractWithDevices = `SELECT ` + contractColsC + `, cd.device_id FROM contr
 // contract reads the one contract matching where, with its devices' ids;
 // lock takes the row locks of the contract and its devices until the
 // transaction ends, and keeps the devices read for LockDevice.
+//
+// A payment locks its contract and then the devices it issues tokens for,
+// so the locked read takes the devices' rows in the same statement:
+// PostgreSQL locks them first (in the lateral subquery), the contract then,
+// which is also the order of callers that lock a device before its
+// contract. The devices read are the latest versions, as FOR UPDATE
+// returns them.
 func (t *txn) contract(ctx context.Context, where string, lock bool, what, id string, args ...any) (payg.Contract, error) {
+	q := contractWithDevices + where + ` ORDER BY cd.device_id`
+	var nd *nullDevice
 	if lock {
-		return t.lockContract(ctx, where, what, id, args...)
-	}
-	rows, err := t.query(ctx, contractWithDevices+where+` ORDER BY cd.device_id`, args...)
-	if err != nil {
-		return payg.Contract{}, err
-	}
-	defer rows.Close()
-	var c payg.Contract
-	found := false
-	for rows.Next() {
-		var dev sql.NullString
-		if !found {
-			if c, err = scanContract(rows, &dev); err != nil {
-				return payg.Contract{}, t.d.Translate(err)
-			}
-			found = true
-		} else {
-			skip := make([]any, 0, 13)
-			for range strings.Count(contractCols, ",") + 1 {
-				skip = append(skip, new(any))
-			}
-			if err := rows.Scan(append(skip, &dev)...); err != nil {
-				return payg.Contract{}, t.d.Translate(err)
-			}
+		devices, forUpdate := `LEFT JOIN devices d ON d.id = cd.device_id`, ""
+		if t.d.ForUpdate != "" {
+			devices = `LEFT JOIN LATERAL (SELECT ` + deviceCols + ` FROM devices WHERE id = cd.device_id` + t.d.ForUpdate + `) d ON true`
+			forUpdate = t.d.ForUpdate + " OF c"
 		}
-		if dev.Valid {
-			c.DeviceIDs = append(c.DeviceIDs, dev.String)
-		}
+		q = `SELECT ` + contractColsC + `, cd.device_id, ` + deviceColsD + ` FROM contracts c
+	LEFT JOIN contract_devices cd ON cd.contract_id = c.id ` + devices + ` WHERE ` + where + ` ORDER BY cd.device_id` + forUpdate
+		nd = &nullDevice{}
 	}
-	if err := rows.Err(); err != nil {
-		return payg.Contract{}, t.d.Translate(err)
-	}
-	if !found {
-		return payg.Contract{}, notFound(what, id)
-	}
-	return c, nil
-}
-
-// lockContract is contract with its locks. A payment locks its
-// contract and then the devices it issues tokens for, so the devices'
-// rows are locked and read in the same statement: PostgreSQL locks them
-// first (in the lateral subquery), the contract then, which is also the
-// order of callers that lock a device before its contract. The devices
-// read are the latest versions, as FOR UPDATE returns them.
-func (t *txn) lockContract(ctx context.Context, where, what, id string, args ...any) (payg.Contract, error) {
-	devices, lock := `LEFT JOIN devices d ON d.id = cd.device_id`, ""
-	if t.d.ForUpdate != "" {
-		devices = `LEFT JOIN LATERAL (SELECT ` + deviceCols + ` FROM devices WHERE id = cd.device_id` + t.d.ForUpdate + `) d ON true`
-		lock = t.d.ForUpdate + " OF c"
-	}
-	q := `SELECT ` + contractColsC + `, cd.device_id, ` + deviceColsD + ` FROM contracts c
-	LEFT JOIN contract_devices cd ON cd.contract_id = c.id ` + devices + ` WHERE ` + where + ` ORDER BY cd.device_id` + lock
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return payg.Contract{}, err
@@ -297,18 +263,25 @@ func (t *txn) lockContract(ctx context.Context, where, what, id string, args ...
 	defer rows.Close()
 	var c payg.Contract
 	found := false
-	for rows.Next() {
+	for rows.Next() { // one row per device
 		var dev sql.NullString
-		var nd nullDevice
-		next, err := scanContract(rows, append([]any{&dev}, nd.dest()...)...)
+		extra := []any{&dev}
+		if nd != nil {
+			*nd = nullDevice{}
+			extra = append(extra, nd.dest()...)
+		}
+		next, err := scanContract(rows, extra...)
 		if err != nil {
 			return payg.Contract{}, t.d.Translate(err)
 		}
 		if !found {
 			c, found = next, true
 		}
-		if dev.Valid {
-			c.DeviceIDs = append(c.DeviceIDs, dev.String)
+		if !dev.Valid {
+			continue
+		}
+		c.DeviceIDs = append(c.DeviceIDs, dev.String)
+		if nd != nil {
 			if t.lockedDevices == nil {
 				t.lockedDevices = map[string]payg.Device{}
 			}

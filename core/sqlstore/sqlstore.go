@@ -287,7 +287,7 @@ type txn struct {
 	ledgerSeq, eventSeq map[string]int64
 	endpoints           map[string][]core.WebhookEndpoint
 	// lockedDevices are the devices locked and read with their contract
-	// (lockContract), until this transaction writes them.
+	// (txn.contract with lock), until this transaction writes them.
 	lockedDevices map[string]payg.Device
 	// detached runs statements without their caller's cancellation (a
 	// group transaction, where interrupting one caller's statement could
