@@ -152,8 +152,8 @@ func translate(err error) error {
 		return nil
 	}
 	var de *core.Error
-	if errors.As(err, &de) || errors.Is(err, payg.ErrConcurrentWrite) {
-		return err // already the store's own (a deferred write's check)
+	if errors.As(err, &de) {
+		return err
 	}
 	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
 		return core.Errorf(core.ENOTFOUND, "not found")

@@ -80,6 +80,14 @@ var _ payg.Store = (*Store)(nil)
 
 // New returns a Store whose times (job claims, leases) come from clock.
 func New(write, read *sql.DB, d Dialect, clock core.Clock) *Store {
+	translate := d.Translate
+	d.Translate = func(err error) error {
+		var c checkFailed
+		if errors.As(err, &c) {
+			return c.err // the store's own verdict, surfacing at a later statement
+		}
+		return translate(err)
+	}
 	s := &Store{write: write, read: read, d: d, clock: clock, numbered: &rebindCache{m: map[string]string{}}}
 	if d.SingleWriter {
 		s.writer = make(chan struct{}, 1)
@@ -412,9 +420,27 @@ func (t *txn) later(ctx context.Context, check func(sql.Result) error, q string,
 	}
 	_, q = t.prep(ctx, q)
 	t.counted(true)
+	if check != nil {
+		judge := check
+		check = func(r sql.Result) error {
+			if err := judge(r); err != nil {
+				return checkFailed{err}
+			}
+			return nil
+		}
+	}
 	t.pipe.Queue(q, args, check)
 	return nil
 }
+
+// checkFailed is the error of a deferred write's check (later). It
+// surfaces with the transaction's next statement, whose error the store
+// translates (Dialect.Translate); it is not the database's, so it comes
+// out as the check returned it (payg.ErrConcurrentWrite, a not-found).
+type checkFailed struct{ err error }
+
+func (c checkFailed) Error() string { return c.err.Error() }
+func (c checkFailed) Unwrap() error { return c.err }
 
 func (t *txn) queryRow(ctx context.Context, q string, args ...any) scanner {
 	if err := t.flush(ctx); err != nil {
