@@ -183,7 +183,9 @@ func (c *Config) validateSMS(bad func(path, format string, args ...any)) {
 	if s.ReminderInterval <= 0 {
 		bad("sms.reminder_interval", "must be a positive duration such as 5m, got %v", s.ReminderInterval)
 	}
-	if s.UnknownOutcome != string(messaging.UnknownHold) && s.UnknownOutcome != string(messaging.UnknownResend) {
+	// Empty is the parser's default, but a configuration that sets the key
+	// empty says nothing: it is refused.
+	if _, err := messaging.ParseUnknownOutcome(s.UnknownOutcome); err != nil || s.UnknownOutcome == "" {
 		bad("sms.unknown_outcome", "want %s or %s, got %q", messaging.UnknownHold, messaging.UnknownResend, s.UnknownOutcome)
 	}
 	if _, err := s.NewTemplates(); err != nil {

@@ -321,6 +321,13 @@ func (d *Deliverer) turnedAwayWait(j core.Job, now time.Time) time.Duration {
 func (d *Deliverer) mayProbe(endpoint string, j core.Job) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.ahead(endpoint, j)
+}
+
+// ahead reports whether j goes before endpoint's candidate for the probe:
+// there is none, it is overdue, it is j, or j is at least as long due.
+// The caller holds d.mu.
+func (d *Deliverer) ahead(endpoint string, j core.Job) bool {
 	c, ok := d.next[endpoint]
 	return !ok || time.Now().After(c.until) || c.id == j.ID || !c.before(j.DueAt, j.ID)
 }
@@ -372,8 +379,7 @@ func (d *Deliverer) candidateGone(ctx context.Context, tenant, endpoint string) 
 func (d *Deliverer) turnedAway(endpoint string, j core.Job, wait time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c, ok := d.next[endpoint]
-	if !ok || time.Now().After(c.until) || c.id == j.ID || !c.before(j.DueAt, j.ID) {
+	if d.ahead(endpoint, j) {
 		d.next[endpoint] = candidate{dueAt: j.DueAt, id: j.ID, until: time.Now().Add(wait + d.o.BreakerOpenFor)}
 	}
 }

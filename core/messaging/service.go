@@ -158,16 +158,25 @@ func (s *Service) queue(ctx context.Context, tx payg.Tx, d draft) (bool, error) 
 	if err != nil || !inserted {
 		return false, err
 	}
-	payload, err := json.Marshal(sendPayload{MessageID: m.ID})
-	if err != nil {
+	if err := s.enqueueSend(ctx, tx, m, m.CauseKey, d.runAt); err != nil {
 		return false, err
 	}
-	err = tx.EnqueueJob(ctx, core.Job{TenantID: m.TenantID, Queue: Queue, Key: m.CauseKey, Payload: payload,
-		MaxAttempts: s.o.MaxAttempts, RunAt: d.runAt})
-	if err != nil {
-		return false, fmt.Errorf("messaging: enqueue send of %s: %w", m.ID, err)
-	}
 	return true, nil
+}
+
+// enqueueSend enqueues the job sending m, under key, due at runAt (zero:
+// now), in tx.
+func (s *Service) enqueueSend(ctx context.Context, tx payg.Tx, m Message, key string, runAt time.Time) error {
+	payload, err := json.Marshal(sendPayload{MessageID: m.ID})
+	if err != nil {
+		return err
+	}
+	err = tx.EnqueueJob(ctx, core.Job{TenantID: m.TenantID, Queue: Queue, Key: key, Payload: payload,
+		MaxAttempts: s.o.MaxAttempts, RunAt: runAt})
+	if err != nil {
+		return fmt.Errorf("messaging: enqueue send of %s: %w", m.ID, err)
+	}
+	return nil
 }
 
 // firstName is what a message calls a customer.
@@ -204,16 +213,10 @@ func (s *Service) Resend(ctx context.Context, tenant, id string) (Message, error
 		if err := tx.UpdateMessage(ctx, m); err != nil {
 			return err
 		}
-		payload, err := json.Marshal(sendPayload{MessageID: m.ID})
-		if err != nil {
-			return err
-		}
 		// Each resend is a new job: the cause's own job (and any earlier
 		// resend's) has its key taken.
-		key := m.CauseKey + "#resend:" + newID("")
-		if err := tx.EnqueueJob(ctx, core.Job{TenantID: m.TenantID, Queue: Queue, Key: key, Payload: payload,
-			MaxAttempts: s.o.MaxAttempts}); err != nil {
-			return fmt.Errorf("messaging: enqueue resend of %s: %w", m.ID, err)
+		if err := s.enqueueSend(ctx, tx, m, m.CauseKey+"#resend:"+newID(""), time.Time{}); err != nil {
+			return err
 		}
 		out = m
 		return nil

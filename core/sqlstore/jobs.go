@@ -43,7 +43,7 @@ func newJobID() string {
 // Nothing reads whether the key was taken, so the insert is held to go
 // with the transaction's other jobs in one statement (txn.flush).
 func (t *txn) EnqueueJob(ctx context.Context, j core.Job) error {
-	_, args, err := t.enqueueSQL(j)
+	args, err := t.jobArgs(j)
 	if err != nil {
 		return err
 	}
@@ -61,11 +61,11 @@ func insertJobs(n int) string {
 
 // enqueue inserts j unless its key is taken, reporting whether it did.
 func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
-	q, args, err := t.enqueueSQL(j)
+	args, err := t.jobArgs(j)
 	if err != nil {
 		return false, err
 	}
-	res, err := t.exec(ctx, q, args...)
+	res, err := t.exec(ctx, insertJobs(1), args...)
 	if err != nil {
 		return false, fmt.Errorf("enqueue job %s: %w", j.Key, err)
 	}
@@ -76,15 +76,16 @@ func (t *txn) enqueue(ctx context.Context, j core.Job) (bool, error) {
 	return n == 1, nil
 }
 
-// enqueueSQL returns the statement inserting j unless its key is taken.
-func (t *txn) enqueueSQL(j core.Job) (string, []any, error) {
+// jobArgs validates j, fills its defaults and returns its row's
+// arguments for insertJobs.
+func (t *txn) jobArgs(j core.Job) ([]any, error) {
 	switch {
 	case j.TenantID == "":
-		return "", nil, core.Errorf(core.EINVALID, "job: no tenant")
+		return nil, core.Errorf(core.EINVALID, "job: no tenant")
 	case j.Queue == "":
-		return "", nil, core.Errorf(core.EINVALID, "job: no queue")
+		return nil, core.Errorf(core.EINVALID, "job: no queue")
 	case j.Key == "":
-		return "", nil, core.Errorf(core.EINVALID, "job: no key")
+		return nil, core.Errorf(core.EINVALID, "job: no key")
 	}
 	if j.ID == "" {
 		j.ID = newJobID()
@@ -101,10 +102,9 @@ func (t *txn) enqueueSQL(j core.Job) (string, []any, error) {
 	if len(j.Payload) == 0 {
 		j.Payload = []byte("null")
 	}
-	return `INSERT INTO jobs (` + jobCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (job_key) DO NOTHING`, []any{
-			j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
-			t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil, t.d.Time(j.RunAt)}, nil
+	return []any{
+		j.ID, j.TenantID, j.Queue, j.Key, string(j.Payload), string(core.JobPending), 0, j.MaxAttempts,
+		t.d.Time(j.RunAt), nil, "", t.d.Time(j.CreatedAt), t.d.Time(j.CreatedAt), j.OrderKey, j.OrderSeq, nil, t.d.Time(j.RunAt)}, nil
 }
 
 // EnqueueJob stores j in its own transaction (replays, jobs not caused by
