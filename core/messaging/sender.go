@@ -237,17 +237,65 @@ func (s *Sender) Handle(ctx context.Context, j core.Job) error {
 	if in == nil {
 		return jobs.NotAttempted(fmt.Errorf("sms: no SMS instance sends for tenant %s", j.TenantID), now.Add(NoInstanceDelay))
 	}
-	if err := s.wait(ctx, in); err != nil {
+	// Marked before the rate limit's wait, so the limit paces the
+	// provider calls themselves, not the marks' commits.
+	mark, err := s.markSending(ctx, in, m)
+	if err != nil || mark.IsZero() {
 		return err
+	}
+	if err := s.wait(ctx, in); err != nil {
+		return s.unmark(ctx, m, mark, err)
 	}
 	done, err := in.breaker.Allow()
 	if err != nil {
 		// Half-open and its one trial is out: look again shortly.
-		return jobs.NotAttempted(fmt.Errorf("sms instance %s: %w", in.Name, err), now.Add(s.o.BreakerOpenFor/10))
+		return s.unmark(ctx, m, mark, jobs.NotAttempted(fmt.Errorf("sms instance %s: %w", in.Name, err), now.Add(s.o.BreakerOpenFor/10)))
 	}
+	m.SendingAt = mark
 	sendErr := s.send(ctx, in, j, m)
 	done(!errors.Is(sendErr, errUnhealthy))
 	return sendErr
+}
+
+// markSending commits the mark that a send of m through in is in flight,
+// before the provider is called: if this process dies before the record,
+// the next run of the job knows the outcome is unknown. It returns the
+// mark; a zero mark with a nil error when m moved on since it was read
+// (nothing to send), or with an error when another run of the job (whose
+// lease had passed) is sending it.
+func (s *Sender) markSending(ctx context.Context, in *instance, m Message) (time.Time, error) {
+	// Stores keep microseconds; the mark is compared after a round trip.
+	mark := s.o.Clock.Now().Truncate(time.Microsecond)
+	marked, err := s.o.Store.MarkSending(ctx, m.TenantID, m.ID, in.Name, mark)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sms: message %s: %w", m.ID, err)
+	}
+	if marked {
+		return mark, nil
+	}
+	cur, err := s.o.Store.Message(ctx, m.TenantID, m.ID)
+	if err == nil && cur.State != StateQueued {
+		return time.Time{}, nil
+	}
+	return time.Time{}, jobs.NotAttempted(fmt.Errorf("sms: message %s: another attempt is in flight", m.ID), mark.Add(s.o.SendTimeout))
+}
+
+// unmark clears mark from m when the provider was not called after all
+// (the rate limit or the breaker turned the send away) and returns why. If
+// the mark cannot be cleared the job fails; its next run finds the mark and
+// treats the outcome as unknown, which never sends twice.
+func (s *Sender) unmark(ctx context.Context, m Message, mark time.Time, why error) error {
+	err := s.update(ctx, m, func(cur *Message) bool {
+		if cur.State != StateQueued || !cur.SendingAt.Equal(mark) {
+			return false
+		}
+		cur.SendingAt = time.Time{}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("sms: message %s: clear the in-flight mark after %v: %w", m.ID, why, err)
+	}
+	return why
 }
 
 // pick returns the instance to send through: the tenant's, or its
@@ -346,32 +394,13 @@ func (s *Sender) unknownOutcome(ctx context.Context, m Message) (held bool, err 
 	return s.o.UnknownOutcome != UnknownResend, nil
 }
 
-// send marks the message in flight, calls the provider and records the
-// outcome on the message (which clears the mark). An error wrapping
-// errUnhealthy counts against the instance's breaker.
+// send calls the provider for m, marked in flight (markSending), and
+// records the outcome on the message, which clears the mark. An error
+// wrapping errUnhealthy counts against the instance's breaker.
 func (s *Sender) send(ctx context.Context, in *instance, j core.Job, m Message) error {
-	// The mark is committed before the call: if this process dies before
-	// the record, the next run of the job knows the outcome is unknown.
-	// Stores keep microseconds; the mark is compared after a round trip.
-	mark := s.o.Clock.Now().Truncate(time.Microsecond)
-	marked, err := s.o.Store.MarkSending(ctx, m.TenantID, m.ID, in.Name, mark)
-	if err != nil {
-		return fmt.Errorf("sms: message %s: %w", m.ID, err)
-	}
-	if !marked {
-		// Moved on since it was read, or another run of this job (whose
-		// lease had passed) is sending it: look again once that one has
-		// had its time.
-		cur, err := s.o.Store.Message(ctx, m.TenantID, m.ID)
-		if err == nil && cur.State != StateQueued {
-			return nil
-		}
-		return jobs.NotAttempted(fmt.Errorf("sms: message %s: another attempt is in flight", m.ID), mark.Add(s.o.SendTimeout))
-	}
 	sctx, cancel := context.WithTimeout(ctx, s.o.SendTimeout)
 	receipts, err := in.Sender.SendSMS(sctx, adapters.SMS{To: []string{m.To}, Body: m.Body, Reference: m.ID})
 	cancel()
-	m.SendingAt = mark
 	now := s.o.Clock.Now()
 	lastTry := j.Attempts >= j.MaxAttempts
 	if err == nil && len(receipts) != 1 {
